@@ -1,0 +1,1 @@
+"""ncrs-monitor: real-time NCRS compliance monitoring for police crime recording."""
