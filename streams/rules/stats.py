@@ -117,7 +117,7 @@ def wald_half_width(p: float, n: int, population: float | None = None, z: float 
         msg = f"n must be positive, got {n}"
         raise ValueError(msg)
     half_width = z * math.sqrt(p * (1.0 - p) / n)
-    if population is None:
+    if population is None or math.isinf(population):
         return half_width
     if population <= n:
         return 0.0
