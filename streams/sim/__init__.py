@@ -1,0 +1,1 @@
+"""Event-stream simulator: generates a force's events calibrated to an inspection profile."""
