@@ -204,7 +204,8 @@ def sample_size_for_margin(
         msg = f"population must be at least 1, got {population}"
         raise ValueError(msg)
     n0 = z * z * p * (1.0 - p) / (margin * margin)
-    needed = n0 if population is None else n0 * population / (n0 + population - 1.0)
+    # At p of 0 or 1 Wald has no width at any size (n0 = 0): one report is enough.
+    needed = n0 if population is None or n0 == 0.0 else n0 * population / (n0 + population - 1)
     size = max(1, math.ceil(needed - _CEIL_TOLERANCE))
     return size if population is None else min(size, population)
 

@@ -161,7 +161,7 @@ class VictimCare(_Frozen):
     referral_made: Probability
     referral_declined: Probability
     consent_refused: Probability
-    referral_median_hours_after_recording: PositiveFloat
+    referral_delay_median_hours: PositiveFloat
     crime_confirmation_sent: Probability
     confirmation_median_hours: PositiveFloat
 
