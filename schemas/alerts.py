@@ -15,7 +15,9 @@ from schemas.base import AreaCode, ForceCode, OutboundModel, Ref, UtcDatetime
 from schemas.codes import Cause, ClockKind, OffenceGroup, Queue, Severity, Stage
 
 RuleId = Annotated[str, Field(pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)*$", max_length=32)]
-Uuid = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+Uuid = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
 Code = Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=64)]
 EventRef = Annotated[str, Field(max_length=260)]
 

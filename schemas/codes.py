@@ -300,7 +300,12 @@ class Cause(StrEnum):
 
 
 class ClockKind(StrEnum):
-    """Which clock decided a stage: wall clock live, event-time watermark in replay."""
+    """Which clock decided a stage: wall clock live, event-time watermark in replay.
+
+    `event_time` marks decisions taken by an event itself (a late record closing a breach),
+    which depend on no clock at all.
+    """
 
     WALL_CLOCK = "wall_clock"
     EVENT_TIME_WATERMARK = "event_time_watermark"
+    EVENT_TIME = "event_time"

@@ -30,7 +30,9 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 class DecodeError(Exception):
     """An input that cannot become an event; `reason` is its dead-letter reason."""
 
-    def __init__(self, reason: DeadLetterReason, detail: str, event_type: str | None = None):
+    def __init__(
+        self, reason: DeadLetterReason, detail: str, event_type: str | None = None
+    ) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -56,7 +58,8 @@ def upcast(obj: dict[str, Any], event_type: str) -> dict[str, Any]:
     current = INPUT_EVENT_TYPES[event_type].SCHEMA_VERSION
     version = obj.get("schema_version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise DecodeError(DeadLetterReason.SCHEMA_VIOLATION, "schema_version: must be >= 1", event_type)
+        detail = "schema_version: must be an integer >= 1"
+        raise DecodeError(DeadLetterReason.SCHEMA_VIOLATION, detail, event_type)
     if version > current:
         detail = f"schema_version {version} is newer than supported {current}"
         raise DecodeError(DeadLetterReason.UNSUPPORTED_VERSION, detail, event_type)
@@ -110,7 +113,8 @@ def decode_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Envelope:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DecodeError(DeadLetterReason.INVALID_UTF8, f"invalid UTF-8 at byte {exc.start}") from exc
+        detail = f"invalid UTF-8 at byte {exc.start}"
+        raise DecodeError(DeadLetterReason.INVALID_UTF8, detail) from exc
     try:
         obj = json.loads(text)
     except RecursionError as exc:

@@ -1,0 +1,137 @@
+"""Opening and closing obligations: the small vocabulary every rule family is written in.
+
+Families never build an `Obligation` by hand: `open_obligation` picks the ruleset by the event
+time of the trigger, computes the deadline and stage times, and is idempotent (opening the same
+rule for the same subject again changes nothing), which is what makes re-delivered events and
+either-order arrival harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from schemas.codes import Cause, OffenceGroup, Queue, Severity, Stage
+from streams.rules.model import CaseState, Obligation, Outcome, Refs, derive_id
+from streams.rules.ruleset import RulesetCatalogue
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """What rule code may know besides the case: the rulesets and the force it runs for."""
+
+    catalogue: RulesetCatalogue = field(default_factory=RulesetCatalogue)
+    force_code: str = "CHE"
+
+
+def obligation_id(rule_id: str, subject: str) -> str:
+    """The obligation's stable id (and its work item's id)."""
+    return derive_id(rule_id, subject)
+
+
+def find(case: CaseState, rule_id: str, subject: str) -> Obligation | None:
+    """The obligation of `rule_id` about `subject`, open or closed, if any."""
+    return case.obligations.get(obligation_id(rule_id, subject))
+
+
+def open_obligation(
+    case: CaseState,
+    ctx: RuleContext,
+    *,
+    rule_id: str,
+    subject: str,
+    refs: Refs,
+    clock_start: datetime,
+    severity: Severity,
+    queue: Queue,
+    source: str,
+    reason_code: str,
+    trigger_event_ids: tuple[str, ...],
+    offence_group: OffenceGroup | None = None,
+    area: str | None = None,
+    also_notify: tuple[Queue, ...] = (),
+    enhanced: bool = False,
+    cause: Cause | None = None,
+) -> CaseState:
+    """Open an obligation unless it exists already or its rule was not in force then.
+
+    `source` is the logical input (see `streams.rules.sources`) whose silence would make a
+    breach of this obligation undecided: the source of the events that would satisfy it.
+    """
+    oid = obligation_id(rule_id, subject)
+    if oid in case.obligations:
+        return case
+    ruleset = ctx.catalogue.for_time(clock_start)
+    if not ruleset.enabled(rule_id):
+        return case
+    params = ruleset.rule(rule_id)
+    span = params.enhanced_deadline if enhanced and params.enhanced_deadline else params.deadline
+    deadline = span.after(clock_start)
+    stages: list[tuple[Stage, datetime]] = []
+    if params.due_soon is not None:
+        warn = params.due_soon.after(clock_start)
+        if warn < deadline:
+            stages.append((Stage.DUE_SOON, warn))
+    stages.append((Stage.BREACHED, deadline))
+    if params.escalate is not None:
+        escalate = params.escalate.after(clock_start)
+        if escalate > deadline:
+            stages.append((Stage.ESCALATED, escalate))
+    obligation = Obligation(
+        obligation_id=oid,
+        rule_id=rule_id,
+        ruleset_id=ruleset.ruleset_id,
+        subject=subject,
+        refs=refs,
+        severity=severity,
+        queue=queue,
+        also_notify=also_notify,
+        offence_group=offence_group,
+        area=area,
+        reason_code=reason_code,
+        source=source,
+        clock_start=clock_start,
+        deadline=deadline,
+        deadline_basis=span.basis,
+        calendar=span.calendar,
+        stage_times=tuple(stages),
+        trigger_event_ids=trigger_event_ids,
+        cause=cause,
+    )
+    return case.with_obligation(obligation)
+
+
+def close_obligation(
+    case: CaseState,
+    rule_id: str,
+    subject: str,
+    *,
+    at: datetime,
+    event_ids: tuple[str, ...],
+    cancelled: bool = False,
+) -> CaseState:
+    """Close an open obligation as satisfied at `at` (on time or late) or as cancelled.
+
+    Closing one that is absent or already closed changes nothing: the first satisfying event
+    wins and later ones are only evidence the audit does not need.
+    """
+    current = find(case, rule_id, subject)
+    if current is None or not current.is_open:
+        return case
+    if cancelled:
+        outcome = Outcome.CANCELLED
+    else:
+        outcome = Outcome.ON_TIME if at <= current.deadline else Outcome.LATE
+    considered = tuple(dict.fromkeys((*current.considered_event_ids, *event_ids)))
+    closed = replace(current, outcome=outcome, closed_at=at, considered_event_ids=considered)
+    return case.with_obligation(closed)
+
+
+def update_open(
+    case: CaseState, rule_id: str, subject: str, *, cause: Cause | None = None
+) -> CaseState:
+    """Change the cause of an open obligation (it may only become known later)."""
+    current = find(case, rule_id, subject)
+    if current is None or not current.is_open or current.cause == cause:
+        return case
+    return case.with_obligation(replace(current, cause=cause))

@@ -1,0 +1,504 @@
+"""The rules engine: events and an explicit clock in, new case state and effects out.
+
+Two pure step functions, `apply` (an event reaches a case) and `advance` (the clock reaches a
+case), are all the live workers call, one case at a time inside stream iteration. `Engine` wraps
+them with an in-memory case store and the due-deadline index for the embedded replay mode and
+for tests; the live workers keep the same cases in faust tables instead.
+
+Decisions and the order of input: a breach is announced by `advance` when the clock passes the
+deadline; a satisfying event decides by its own event time. A late record closes the obligation
+"late" and, if a stage was never announced (the clock had not reached it yet), announces it then,
+so the final alert set depends on event times, not on arrival order within the lateness window.
+A record whose event time precedes the deadline but which arrives after the breach was announced
+retracts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from schemas.alerts import AlertEvent, Evidence, SubjectRefs, WorkItem
+from schemas.codes import ClockKind, OffenceGroup, Queue, ReferralStatus, Severity, Stage
+from schemas.events import CrimeRecorded, Envelope, VictimCareReferral
+from streams.rules.duties import RuleContext
+from streams.rules.facts import absorb, route
+from streams.rules.family import RuleFamily
+from streams.rules.index import DueIndex
+from streams.rules.model import (
+    CaseKind,
+    CaseState,
+    Obligation,
+    ObligationClosed,
+    ObligationOpened,
+    Observation,
+    Outcome,
+    WorkItemClosed,
+    derive_id,
+)
+from streams.topics import TOPIC_OF_TYPE
+
+Effect = AlertEvent | WorkItem | WorkItemClosed | ObligationOpened | ObligationClosed | Observation
+CaseKey = tuple[CaseKind, str]
+
+DEFAULT_RETENTION = timedelta(days=35)
+"""Closed obligations and idle cases are kept this long, past the 30-day input retention, so a
+re-delivered input still finds its case and changes nothing."""
+
+DATA_COMPLETENESS = "DATA-COMPLETENESS"
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """The explicit clock: `now` already has the grace for pipeline lag taken off (live)."""
+
+    now: datetime
+    kind: ClockKind
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A case after an event or a tick (None: the case has expired) and what to emit."""
+
+    case: CaseState | None
+    effects: tuple[Effect, ...]
+
+
+# --- alerts and work items ------------------------------------------------------------------
+
+
+def _refs(ob: Obligation) -> SubjectRefs:
+    r = ob.refs
+    return SubjectRefs(
+        incident_ref=r.incident_ref,
+        disclosure_id=r.disclosure_id,
+        crime_ref=r.crime_ref,
+        n100_ref=r.n100_ref,
+    )
+
+
+def _minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)
+
+
+def build_alert(
+    ob: Obligation, stage: Stage, ctx: RuleContext, clock: datetime, kind: ClockKind
+) -> AlertEvent:
+    """The alert for one stage of one obligation; its id is uuid5(ruleset, rule, subject, stage).
+
+    Minutes are measured from the stage's own threshold, not from when the clock noticed it, so
+    the same stage always has the same content whichever driver announces it.
+    """
+    stage_at = dict(ob.stage_times).get(stage)
+    to_deadline = None
+    late = None
+    if stage is Stage.DUE_SOON and stage_at is not None:
+        to_deadline = _minutes(ob.deadline - stage_at)
+    elif stage is Stage.ESCALATED and stage_at is not None:
+        late = _minutes(stage_at - ob.deadline)
+    elif stage is Stage.BREACHED:
+        late = 0
+    elif stage is Stage.RESOLVED_LATE and ob.closed_at is not None:
+        late = _minutes(ob.closed_at - ob.deadline)
+    return AlertEvent(
+        alert_id=derive_id(ob.ruleset_id, ob.rule_id, ob.subject, stage.value),
+        obligation_id=ob.obligation_id,
+        rule_id=ob.rule_id,
+        ruleset_id=ob.ruleset_id,
+        stage=stage,
+        severity=ob.severity,
+        queue=ob.queue,
+        also_notify=list(ob.also_notify),
+        force_code=ctx.force_code,
+        subject=_refs(ob),
+        offence_group=ob.offence_group,
+        area=ob.area,
+        reason_code=ob.reason_code,
+        cause=ob.cause,
+        deadline=ob.deadline,
+        minutes_to_deadline=to_deadline,
+        minutes_late=late,
+        evidence=Evidence(
+            trigger_event_ids=list(ob.trigger_event_ids),
+            considered_event_ids=list(ob.considered_event_ids),
+            clock_start=ob.clock_start,
+            deadline_basis=ob.deadline_basis,
+            calendar=ob.calendar,
+            clock=clock,
+            clock_kind=kind,
+        ),
+    )
+
+
+def work_items(alert: AlertEvent, updated_at: datetime) -> list[WorkItem]:
+    """The open item an alert puts on its owning queue and on each queue also notified."""
+    return [
+        WorkItem(
+            item_id=alert.obligation_id,
+            queue=queue,
+            rule_id=alert.rule_id,
+            ruleset_id=alert.ruleset_id,
+            stage=alert.stage,
+            severity=alert.severity,
+            alert_id=alert.alert_id,
+            force_code=alert.force_code,
+            subject=alert.subject,
+            offence_group=alert.offence_group,
+            area=alert.area,
+            reason_code=alert.reason_code,
+            cause=alert.cause,
+            deadline=alert.deadline,
+            updated_at=updated_at,
+        )
+        for queue in (alert.queue, *alert.also_notify)
+    ]
+
+
+def _closed_items(ob: Obligation) -> list[WorkItemClosed]:
+    return [WorkItemClosed(q, ob.obligation_id) for q in (ob.queue, *ob.also_notify)]
+
+
+# --- applying an event ----------------------------------------------------------------------
+
+
+def _closing_effects(ob: Obligation, ctx: RuleContext) -> tuple[Obligation, list[Effect]]:
+    """Alerts owed when an obligation closes, and the obligation with them marked emitted."""
+    assert ob.closed_at is not None  # only called for closed obligations
+    assert ob.outcome is not None
+    effects: list[Effect] = []
+    emitted = list(ob.emitted)
+    had_item = ob.has_work_item
+    if ob.outcome is Outcome.LATE:
+        for stage, at in ob.stage_times:
+            if stage not in emitted and at <= ob.closed_at:
+                effects.append(build_alert(ob, stage, ctx, ob.closed_at, ClockKind.EVENT_TIME))
+                emitted.append(stage)
+        effects.append(
+            build_alert(ob, Stage.RESOLVED_LATE, ctx, ob.closed_at, ClockKind.EVENT_TIME)
+        )
+        emitted.append(Stage.RESOLVED_LATE)
+    elif any(s in emitted for s in (Stage.BREACHED, Stage.ESCALATED)):
+        effects.append(build_alert(ob, Stage.RETRACTED, ctx, ob.closed_at, ClockKind.EVENT_TIME))
+        emitted.append(Stage.RETRACTED)
+    if had_item:
+        effects.extend(_closed_items(ob))
+    effects.append(ObligationClosed(ob.rule_id, ob.outcome, ob.offence_group, ob.area))
+    return replace(ob, emitted=tuple(emitted)), effects
+
+
+def _diff(before: CaseState, after: CaseState, ctx: RuleContext) -> tuple[CaseState, list[Effect]]:
+    effects: list[Effect] = []
+    changed: dict[str, Obligation] = {}
+    for oid, ob in after.obligations.items():
+        prev = before.obligations.get(oid)
+        if prev is ob:
+            continue
+        if prev is None:
+            effects.append(ObligationOpened(ob.rule_id, ob.offence_group, ob.area))
+        if (prev is None or prev.is_open) and not ob.is_open:
+            closed, more = _closing_effects(ob, ctx)
+            changed[oid] = closed
+            effects.extend(more)
+    if changed:
+        after = replace(after, obligations={**after.obligations, **changed})
+    return after, effects
+
+
+def _observations(case: CaseState, event: Envelope) -> list[Effect]:
+    """Durations the dashboards plot; measured on the crime aggregate only, once per crime."""
+    if case.kind is not CaseKind.CRIME:
+        return []
+    if isinstance(event, CrimeRecorded):
+        d = event.data
+        seconds = (d.recorded_at - d.reported_at).total_seconds()
+        return [Observation("time_to_record", d.offence_group, d.area, seconds, seconds <= 86_400)]
+    recorded = case.facts.get("recorded")
+    if (
+        isinstance(event, VictimCareReferral)
+        and recorded
+        and event.data.status is ReferralStatus.MADE
+    ):
+        seconds = (event.data.at - datetime.fromisoformat(recorded["reported_at"])).total_seconds()
+        return [
+            Observation(
+                "time_to_referral",
+                OffenceGroup(recorded["og"]),
+                recorded["area"],
+                seconds,
+                seconds <= 86_400,
+            )
+        ]
+    return []
+
+
+def apply(
+    case: CaseState | None,
+    kind: CaseKind,
+    key: str,
+    event: Envelope,
+    ctx: RuleContext,
+    families: Sequence[RuleFamily],
+) -> Step:
+    """An event reaches one case: absorb its facts, let each family reconcile, diff.
+
+    A duplicate (same source and id as an event the case has seen) changes nothing.
+    """
+    if case is None:
+        case = CaseState(kind, key)
+    dedup = event.dedup_key
+    if dedup in case.seen:
+        return Step(case, ())
+    before = case
+    after = absorb(case, event)
+    after = replace(after, seen=(*after.seen, dedup))
+    for family in families:
+        if kind in family.kinds:
+            after = family.reconcile(after, ctx)
+    after, effects = _diff(before, after, ctx)
+    effects.extend(_observations(after, event))
+    return Step(after, tuple(effects))
+
+
+# --- advancing the clock --------------------------------------------------------------------
+
+
+def advance(
+    case: CaseState,
+    clock: Clock,
+    ctx: RuleContext,
+    *,
+    stale_sources: frozenset[str] = frozenset(),
+    retention: timedelta = DEFAULT_RETENTION,
+) -> Step:
+    """The clock reaches a case: announce every stage now due, purge what retention allows.
+
+    A breach whose satisfying source is silent (`stale_sources`) is held as undecided rather
+    than announced; it is announced once the source speaks again and nothing satisfied it.
+    """
+    effects: list[Effect] = []
+    obligations = dict(case.obligations)
+    now = clock.now
+    for oid, ob in case.obligations.items():
+        if not ob.is_open:
+            if ob.closed_at is not None and ob.closed_at + retention <= now:
+                del obligations[oid]
+            continue
+        emitted = list(ob.emitted)
+        undecided = ob.undecided
+        for stage, at in ob.stage_times:
+            if stage in emitted or at > now:
+                continue
+            if stage is not Stage.DUE_SOON and ob.source in stale_sources:
+                undecided = True
+                break
+            alert = build_alert(ob, stage, ctx, now, clock.kind)
+            effects.append(alert)
+            effects.extend(work_items(alert, at))
+            emitted.append(stage)
+            undecided = False
+        if tuple(emitted) != ob.emitted or undecided != ob.undecided:
+            obligations[oid] = replace(ob, emitted=tuple(emitted), undecided=undecided)
+    if not obligations:
+        last = case.facts.get("last_event_at")
+        if last is None or datetime.fromisoformat(last) + retention <= now:
+            return Step(None, tuple(effects))
+    if obligations != case.obligations:
+        case = replace(case, obligations=obligations)
+    return Step(case, tuple(effects))
+
+
+def next_due(
+    case: CaseState,
+    *,
+    stale_sources: frozenset[str] = frozenset(),
+    retention: timedelta = DEFAULT_RETENTION,
+) -> datetime | None:
+    """When `advance` next has something to do for this case (None: nothing, ever)."""
+    times: list[datetime] = []
+    for ob in case.obligations.values():
+        if not ob.is_open:
+            if ob.closed_at is not None:
+                times.append(ob.closed_at + retention)
+            continue
+        nxt = ob.next_stage()
+        if nxt is None:
+            continue
+        stage, at = nxt
+        if ob.undecided and stage is not Stage.DUE_SOON and ob.source in stale_sources:
+            continue  # rescheduled by a full index rebuild when the source speaks again
+        times.append(at)
+    if not case.obligations:
+        last = case.facts.get("last_event_at")
+        if last is not None:
+            times.append(datetime.fromisoformat(last) + retention)
+    return min(times) if times else None
+
+
+# --- source freshness -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SourceMonitor:
+    """Tracks when each input source last spoke and announces silences (rules file §2).
+
+    A silent source raises one data-completeness alert (stage `undecided`: the breaches that
+    depend on it are held undecided) and, when it speaks again, the same item is resolved.
+    """
+
+    limit: timedelta
+    last_seen: dict[str, datetime] = field(default_factory=dict)
+    silent_since: dict[str, datetime] = field(default_factory=dict)
+
+    @property
+    def stale(self) -> frozenset[str]:
+        """Sources currently considered silent."""
+        return frozenset(self.silent_since)
+
+    def _alert(
+        self,
+        source: str,
+        stage: Stage,
+        ctx: RuleContext,
+        clock: datetime,
+        kind: ClockKind,
+        since: datetime,
+    ) -> AlertEvent:
+        subject = f"{source}@{since.isoformat()}"
+        deadline = since
+        late = _minutes(clock - deadline) if stage is Stage.RESOLVED_LATE else None
+        return AlertEvent(
+            alert_id=derive_id("source", DATA_COMPLETENESS, subject, stage.value),
+            obligation_id=derive_id(DATA_COMPLETENESS, subject),
+            rule_id=DATA_COMPLETENESS,
+            ruleset_id="source",
+            stage=stage,
+            severity=Severity.S2,
+            queue=Queue.DATA_QUALITY,
+            force_code=ctx.force_code,
+            subject=SubjectRefs(source_topic=source),
+            reason_code="source_silent",
+            deadline=deadline,
+            minutes_late=late,
+            evidence=Evidence(
+                trigger_event_ids=[],
+                clock_start=since - self.limit,
+                deadline_basis=f"staleness_seconds:{int(self.limit.total_seconds())}",
+                clock=clock,
+                clock_kind=kind,
+            ),
+        )
+
+    def observe(self, source: str, at: datetime, ctx: RuleContext, kind: ClockKind) -> list[Effect]:
+        """A source spoke at `at`; ends its silence (resolving the item) if it was silent."""
+        previous = self.last_seen.get(source)
+        if previous is None or at > previous:
+            self.last_seen[source] = at
+        since = self.silent_since.pop(source, None)
+        if since is None:
+            return []
+        alert = self._alert(source, Stage.RESOLVED_LATE, ctx, at, kind, since)
+        return [alert, WorkItemClosed(Queue.DATA_QUALITY, alert.obligation_id)]
+
+    def check(self, clock: Clock, ctx: RuleContext) -> list[Effect]:
+        """Announce each source that has been silent longer than the limit as of `clock`."""
+        effects: list[Effect] = []
+        for source, last in sorted(self.last_seen.items()):
+            if source in self.silent_since or clock.now - last <= self.limit:
+                continue
+            since = last + self.limit
+            self.silent_since[source] = since
+            alert = self._alert(source, Stage.UNDECIDED, ctx, clock.now, clock.kind, since)
+            effects.append(alert)
+            effects.extend(work_items(alert, since))
+        return effects
+
+
+# --- the in-memory engine (replay, tests) ---------------------------------------------------
+
+
+class Engine:
+    """Cases in memory with a due-deadline index; the replay mode and the tests run this."""
+
+    def __init__(
+        self,
+        families: Sequence[RuleFamily],
+        ctx: RuleContext | None = None,
+        *,
+        retention: timedelta = DEFAULT_RETENTION,
+        staleness: timedelta | None = None,
+    ) -> None:
+        self.families = tuple(families)
+        self.ctx = ctx or RuleContext()
+        self.retention = retention
+        self.cases: dict[CaseKey, CaseState] = {}
+        self.index: DueIndex[CaseKey] = DueIndex()
+        self.sources = SourceMonitor(staleness) if staleness is not None else None
+
+    def _store(self, key: CaseKey, case: CaseState | None) -> None:
+        if case is None:
+            self.cases.pop(key, None)
+            self.index.schedule(key, None)
+            return
+        self.cases[key] = case
+        stale = self.sources.stale if self.sources else frozenset()
+        self.index.schedule(key, next_due(case, stale_sources=stale, retention=self.retention))
+
+    def process(
+        self, event: Envelope, clock_kind: ClockKind = ClockKind.EVENT_TIME_WATERMARK
+    ) -> list[Effect]:
+        """Apply one event to every case it routes to."""
+        effects: list[Effect] = []
+        if self.sources is not None:
+            spec = TOPIC_OF_TYPE.get(event.type)
+            if spec is not None:
+                was_stale = spec.name in self.sources.stale
+                effects.extend(self.sources.observe(spec.name, event.time, self.ctx, clock_kind))
+                if was_stale:
+                    self.rebuild_index()
+        for kind, key in route(event):
+            step = apply(self.cases.get((kind, key)), kind, key, event, self.ctx, self.families)
+            self._store((kind, key), step.case)
+            effects.extend(step.effects)
+        return effects
+
+    def advance(self, clock: Clock) -> list[Effect]:
+        """Announce everything due at `clock.now`; O(log n) per due case."""
+        effects: list[Effect] = []
+        stale: frozenset[str] = frozenset()
+        if self.sources is not None:
+            effects.extend(self.sources.check(clock, self.ctx))
+            stale = self.sources.stale
+        for key in self.index.pop_due(clock.now):
+            case = self.cases.get(key)
+            if case is None:
+                continue
+            step = advance(case, clock, self.ctx, stale_sources=stale, retention=self.retention)
+            self._store(key, step.case)
+            effects.extend(step.effects)
+        return effects
+
+    def rebuild_index(self) -> None:
+        """Recompute every case's next due time (after restore, or when a source resumes)."""
+        stale = self.sources.stale if self.sources else frozenset()
+        self.index.rebuild(
+            (key, next_due(case, stale_sources=stale, retention=self.retention))
+            for key, case in self.cases.items()
+        )
+
+    def open_obligations(self) -> Iterable[Obligation]:
+        """Every open obligation (for reports and the guardrails)."""
+        for case in self.cases.values():
+            yield from (ob for ob in case.obligations.values() if ob.is_open)
+
+    def snapshot(self) -> list[dict[str, object]]:
+        """Every case as plain dicts (what the faust tables hold)."""
+        return [case.to_dict() for case in self.cases.values()]
+
+    def restore(self, cases: Iterable[dict[str, object]]) -> None:
+        """Replace the state from a snapshot and rebuild the index from it."""
+        self.cases = {}
+        for raw in cases:
+            case = CaseState.from_dict(raw)
+            self.cases[(case.kind, case.key)] = case
+        self.rebuild_index()

@@ -1,0 +1,67 @@
+"""The due-deadline index: which cases have a stage falling due, without scanning them all.
+
+A heap of (due time, case key) with one live entry per case: rescheduling a case to an earlier
+time pushes a new entry and the older one is skipped when popped. Finding the cases due at `now`
+costs O(log n) per due case. The index is derived data, rebuilt from the case states after a
+restart or a partition assignment, so it is never persisted.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Hashable, Iterable
+from datetime import datetime
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+
+class DueIndex(Generic[K]):
+    """Case keys ordered by the time their next stage falls due."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[datetime, int, K]] = []
+        self._scheduled: dict[K, datetime] = {}
+        self._counter = 0  # ties broken by insertion order, never by comparing keys
+
+    def __len__(self) -> int:
+        return len(self._scheduled)
+
+    def schedule(self, key: K, due: datetime | None) -> None:
+        """Set when `key` next falls due (None: nothing due, forget it)."""
+        if due is None:
+            self._scheduled.pop(key, None)
+            return
+        if self._scheduled.get(key) == due:
+            return
+        self._scheduled[key] = due
+        self._counter += 1
+        heapq.heappush(self._heap, (due, self._counter, key))
+
+    def pop_due(self, now: datetime) -> list[K]:
+        """Every key due at or before `now`, each once, removed from the index."""
+        due: list[K] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            at, _, key = heapq.heappop(heap)
+            if self._scheduled.get(key) == at:
+                del self._scheduled[key]
+                due.append(key)
+        return due
+
+    def next_due(self) -> datetime | None:
+        """The earliest scheduled time, skipping entries that were superseded."""
+        heap = self._heap
+        while heap and self._scheduled.get(heap[0][2]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def rebuild(self, entries: Iterable[tuple[K, datetime | None]]) -> None:
+        """Replace the whole index, e.g. from table contents after recovery."""
+        self._scheduled = {k: d for k, d in entries if d is not None}
+        self._heap = []
+        self._counter = 0
+        for key, due in self._scheduled.items():
+            self._counter += 1
+            self._heap.append((due, self._counter, key))
+        heapq.heapify(self._heap)

@@ -1,0 +1,251 @@
+"""Obligations, case state and the effects a step produces.
+
+An obligation is opened by a trigger, closed by any one of its satisfying events (or cancelled),
+and breached when its deadline passes first. All of it is immutable and converts to and from
+plain JSON-able dicts, which is what a faust table holds and what a changelog replays.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from schemas.codes import Cause, OffenceGroup, Queue, Severity, Stage
+
+NAMESPACE = uuid.UUID("8f5d3d0c-6f1e-5b0a-9c55-6e63727321aa")
+"""uuid5 namespace of every id the monitor derives (fixed forever: ids must not change)."""
+
+WARNING_STAGES = (Stage.DUE_SOON, Stage.BREACHED, Stage.ESCALATED)
+
+
+def derive_id(*parts: str) -> str:
+    """A stable id from its parts: the same decision always gets the same id."""
+    return str(uuid.uuid5(NAMESPACE, "|".join(parts)))
+
+
+class Outcome(StrEnum):
+    """How an obligation closed (metrics label `outcome`)."""
+
+    ON_TIME = "on_time"
+    LATE = "late"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class CaseKind(StrEnum):
+    """The two aggregates: an incident (keyed by incident_ref) and a crime (by crime_ref)."""
+
+    INCIDENT = "incident"
+    CRIME = "crime"
+
+
+@dataclass(frozen=True, slots=True)
+class Refs:
+    """References naming an obligation's subject; codes and ids only."""
+
+    incident_ref: str | None = None
+    disclosure_id: str | None = None
+    crime_ref: str | None = None
+    n100_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Obligation:
+    """One duty with a deadline; `stage_times` lists when each warning stage falls due."""
+
+    obligation_id: str
+    rule_id: str
+    ruleset_id: str
+    subject: str
+    refs: Refs
+    severity: Severity
+    queue: Queue
+    also_notify: tuple[Queue, ...]
+    offence_group: OffenceGroup | None
+    area: str | None
+    reason_code: str
+    source: str
+    clock_start: datetime
+    deadline: datetime
+    deadline_basis: str
+    calendar: str | None
+    stage_times: tuple[tuple[Stage, datetime], ...]
+    trigger_event_ids: tuple[str, ...]
+    cause: Cause | None = None
+    considered_event_ids: tuple[str, ...] = ()
+    emitted: tuple[Stage, ...] = ()
+    undecided: bool = False
+    outcome: Outcome | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Still owed: neither satisfied nor cancelled."""
+        return self.outcome is None
+
+    @property
+    def has_work_item(self) -> bool:
+        """A warning stage was announced, so a work item is open on the owning queue."""
+        return any(stage in WARNING_STAGES for stage in self.emitted)
+
+    def next_stage(self) -> tuple[Stage, datetime] | None:
+        """The earliest warning stage not yet announced."""
+        for stage, at in self.stage_times:
+            if stage not in self.emitted:
+                return stage, at
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form (for faust tables and snapshots)."""
+        return {
+            "id": self.obligation_id,
+            "rule": self.rule_id,
+            "rs": self.ruleset_id,
+            "subj": self.subject,
+            "refs": [
+                self.refs.incident_ref,
+                self.refs.disclosure_id,
+                self.refs.crime_ref,
+                self.refs.n100_ref,
+            ],
+            "sev": self.severity.value,
+            "q": self.queue.value,
+            "also": [q.value for q in self.also_notify],
+            "og": self.offence_group.value if self.offence_group else None,
+            "area": self.area,
+            "reason": self.reason_code,
+            "src": self.source,
+            "start": self.clock_start.isoformat(),
+            "due": self.deadline.isoformat(),
+            "basis": self.deadline_basis,
+            "cal": self.calendar,
+            "stages": [[s.value, at.isoformat()] for s, at in self.stage_times],
+            "trig": list(self.trigger_event_ids),
+            "cause": self.cause.value if self.cause else None,
+            "cons": list(self.considered_event_ids),
+            "emitted": [s.value for s in self.emitted],
+            "undecided": self.undecided,
+            "outcome": self.outcome.value if self.outcome else None,
+            "closed": self.closed_at.isoformat() if self.closed_at else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Obligation:
+        """Inverse of `to_dict`."""
+        inc, disc, crime, n100 = d["refs"]
+        return cls(
+            obligation_id=d["id"],
+            rule_id=d["rule"],
+            ruleset_id=d["rs"],
+            subject=d["subj"],
+            refs=Refs(inc, disc, crime, n100),
+            severity=Severity(d["sev"]),
+            queue=Queue(d["q"]),
+            also_notify=tuple(Queue(q) for q in d["also"]),
+            offence_group=OffenceGroup(d["og"]) if d["og"] else None,
+            area=d["area"],
+            reason_code=d["reason"],
+            source=d["src"],
+            clock_start=datetime.fromisoformat(d["start"]),
+            deadline=datetime.fromisoformat(d["due"]),
+            deadline_basis=d["basis"],
+            calendar=d["cal"],
+            stage_times=tuple((Stage(s), datetime.fromisoformat(at)) for s, at in d["stages"]),
+            trigger_event_ids=tuple(d["trig"]),
+            cause=Cause(d["cause"]) if d["cause"] else None,
+            considered_event_ids=tuple(d["cons"]),
+            emitted=tuple(Stage(s) for s in d["emitted"]),
+            undecided=d["undecided"],
+            outcome=Outcome(d["outcome"]) if d["outcome"] else None,
+            closed_at=datetime.fromisoformat(d["closed"]) if d["closed"] else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseState:
+    """One aggregate: what is known (`facts`, JSON-able) and what is owed (`obligations`).
+
+    `facts` is treated as immutable: rule code builds a new dict rather than changing one, so a
+    state held in a faust table is only ever replaced, never mutated in place.
+    """
+
+    kind: CaseKind
+    key: str
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    obligations: Mapping[str, Obligation] = field(default_factory=dict)
+    seen: tuple[str, ...] = ()
+
+    def with_facts(self, **updates: Any) -> CaseState:
+        """A copy with some top-level facts replaced."""
+        return replace(self, facts={**self.facts, **updates})
+
+    def with_obligation(self, obligation: Obligation) -> CaseState:
+        """A copy with one obligation added or replaced."""
+        return replace(self, obligations={**self.obligations, obligation.obligation_id: obligation})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form; the due-deadline index is rebuilt from this."""
+        return {
+            "kind": self.kind.value,
+            "key": self.key,
+            "facts": dict(self.facts),
+            "obligations": [o.to_dict() for o in self.obligations.values()],
+            "seen": list(self.seen),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CaseState:
+        """Inverse of `to_dict`."""
+        obligations = (Obligation.from_dict(o) for o in d["obligations"])
+        return cls(
+            kind=CaseKind(d["kind"]),
+            key=d["key"],
+            facts=d["facts"],
+            obligations={o.obligation_id: o for o in obligations},
+            seen=tuple(d["seen"]),
+        )
+
+
+# --- effects: what a step asks the driver to do -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ObligationOpened:
+    """An obligation began (metrics: opened, open gauge)."""
+
+    rule_id: str
+    offence_group: OffenceGroup | None
+    area: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ObligationClosed:
+    """An obligation ended (metrics: closed by outcome)."""
+
+    rule_id: str
+    outcome: Outcome
+    offence_group: OffenceGroup | None
+    area: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A measured duration for a histogram, e.g. receipt-to-record time by offence group."""
+
+    name: Literal["time_to_record", "time_to_referral"]
+    offence_group: OffenceGroup
+    area: str | None
+    seconds: float
+    within_24h: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItemClosed:
+    """Remove an item from its queue (a tombstone on the compacted work-queue topic)."""
+
+    queue: Queue
+    item_id: str
