@@ -126,6 +126,26 @@ async def describe_partitions(
             raise BrokerError(msg) from exc
 
 
+async def _await_leaders(client: AIOKafkaAdminClient, names: Sequence[str]) -> dict[str, int]:
+    """Partition counts of just-created topics, once every partition has a leader.
+
+    Creation is acknowledged before metadata shows the topic everywhere; a producer or worker
+    started straight after would otherwise see it missing. The caller's timeout bounds the wait.
+    """
+    while True:
+        described: list[dict[str, Any]] = await client.describe_topics(list(names))
+        ready = {
+            topic["topic"]: len(topic["partitions"])
+            for topic in described
+            if topic["error_code"] == 0
+            and topic["partitions"]
+            and all(p["leader"] >= 0 for p in topic["partitions"])
+        }
+        if len(ready) == len(names):
+            return ready
+        await asyncio.sleep(0.1)
+
+
 def _report(spec: TopicSpec, actual: int | None, *, created: bool = False) -> TopicReport:
     if actual is None:
         status = TopicStatus.MISSING
@@ -166,7 +186,7 @@ async def ensure_topics(
                 missing = [s for s in specs if before[s.name] is None]
                 if missing:
                     await _create(client, settings, missing, timeout)
-                    after = await _partitions(client, [s.name for s in missing])
+                    after = await _await_leaders(client, [s.name for s in missing])
                 else:
                     after = {}
         except (KafkaError, TimeoutError) as exc:
