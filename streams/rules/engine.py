@@ -183,7 +183,11 @@ def _closing_effects(ob: Obligation, ctx: RuleContext) -> tuple[Obligation, list
         emitted.append(Stage.RETRACTED)
     if had_item:
         effects.extend(_closed_items(ob))
-    effects.append(ObligationClosed(ob.rule_id, ob.outcome, ob.offence_group, ob.area))
+    effects.append(
+        ObligationClosed(
+            ob.rule_id, ob.outcome, ob.offence_group, ob.area, ob.cause, ob.considered_event_ids
+        )
+    )
     return replace(ob, emitted=tuple(emitted)), effects
 
 

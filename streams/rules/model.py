@@ -224,12 +224,18 @@ class ObligationOpened:
 
 @dataclass(frozen=True, slots=True)
 class ObligationClosed:
-    """An obligation ended (metrics: closed by outcome)."""
+    """An obligation ended (metrics: closed by outcome; measures: by cause and closing event).
+
+    `event_ids` are the obligation's considered events, so the compliance measures can tell an
+    N100 obligation closed by an N100 from one closed by a crime record.
+    """
 
     rule_id: str
     outcome: Outcome
     offence_group: OffenceGroup | None
     area: str | None
+    cause: Cause | None = None
+    event_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
