@@ -14,7 +14,13 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 
 def _require_aware(value: object) -> object:
-    """Reject naive timestamps with a message that says why, before pydantic parses them."""
+    """Reject naive timestamps with a message that says why, before pydantic parses them.
+
+    Numbers are refused too: an epoch number carries no zone and is too easily milliseconds.
+    """
+    if isinstance(value, (int, float)):
+        msg = "timestamp must be an ISO 8601 string with a zone, not a number"
+        raise ValueError(msg)  # pydantic wants ValueError to report it
     parsed = value
     if isinstance(value, str):
         try:
