@@ -13,7 +13,7 @@ from datetime import datetime
 
 from schemas.codes import Cause, OffenceGroup, Queue, Severity, Stage
 from streams.rules.model import CaseState, Obligation, Outcome, Refs, derive_id
-from streams.rules.ruleset import RulesetCatalogue
+from streams.rules.ruleset import IMMEDIATE, RulesetCatalogue
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,28 +52,41 @@ def open_obligation(
     also_notify: tuple[Queue, ...] = (),
     enhanced: bool = False,
     cause: Cause | None = None,
+    immediate: bool = False,
+    revise: bool = False,
 ) -> CaseState:
     """Open an obligation unless it exists already or its rule was not in force then.
 
     `source` is the logical input (see `streams.rules.sources`) whose silence would make a
     breach of this obligation undecided: the source of the events that would satisfy it.
+
+    `immediate` makes this duty a check at once (deadline = clock start, no other stage) even
+    when the rule's own deadline is longer, for a rule with an immediate sub-check (a high-risk
+    assessment without a MARAC referral under DA-SAFEGUARDING).
+
+    `revise` lets facts that arrive later (a crime record after its cancellation) correct an
+    open obligation's clock, deadline, severity or area, but only while none of its stages has
+    been announced: an alert once sent is never contradicted. Without it the first opening wins.
     """
     oid = obligation_id(rule_id, subject)
-    if oid in case.obligations:
+    existing = case.obligations.get(oid)
+    if existing is not None and not (revise and existing.is_open and not existing.emitted):
         return case
     ruleset = ctx.catalogue.for_time(clock_start)
     if not ruleset.enabled(rule_id):
         return case
     params = ruleset.rule(rule_id)
     span = params.enhanced_deadline if enhanced and params.enhanced_deadline else params.deadline
+    if immediate:
+        span = IMMEDIATE
     deadline = span.after(clock_start)
     stages: list[tuple[Stage, datetime]] = []
-    if params.due_soon is not None:
+    if params.due_soon is not None and not immediate:
         warn = params.due_soon.after(clock_start)
         if warn < deadline:
             stages.append((Stage.DUE_SOON, warn))
     stages.append((Stage.BREACHED, deadline))
-    if params.escalate is not None:
+    if params.escalate is not None and not immediate:
         escalate = params.escalate.after(clock_start)
         if escalate > deadline:
             stages.append((Stage.ESCALATED, escalate))
@@ -98,6 +111,14 @@ def open_obligation(
         trigger_event_ids=trigger_event_ids,
         cause=cause,
     )
+    if existing is not None:
+        obligation = replace(
+            obligation,
+            considered_event_ids=existing.considered_event_ids,
+            undecided=existing.undecided,
+        )
+        if obligation == existing:
+            return case
     return case.with_obligation(obligation)
 
 

@@ -73,6 +73,18 @@ def _merge_flags(facts: Facts, flags: dict[str, bool]) -> dict[str, bool]:
     return merged
 
 
+def _flag_times(
+    facts: Facts, flags: dict[str, bool], at: str, event_id: str
+) -> dict[str, dict[str, str]]:
+    """When (and by which event) each flag was first raised: a flag's own clock starts then."""
+    times = dict(facts.get("flags_at", {}))
+    for name, value in flags.items():
+        prior = times.get(name)
+        if value and (prior is None or (at, event_id) < (prior["at"], prior["event"])):
+            times[name] = {"at": at, "event": event_id}
+    return times
+
+
 def _append(facts: Facts, name: str, item: dict[str, Any]) -> list[dict[str, Any]]:
     return [*facts.get(name, []), item]
 
@@ -102,6 +114,7 @@ def _incident_reported(f: Facts, e: IncidentReported) -> Facts:
         },
         "area": d.area,
         "flags": _merge_flags(f, d.flags.model_dump()),
+        "flags_at": _flag_times(f, d.flags.model_dump(), at, e.id),
         "disclosures": disclosures,
     }
 
@@ -111,7 +124,13 @@ def _disclosure_added(f: Facts, e: DisclosureAdded) -> Facts:
     disc = _disclosure(d.disclosure, d.disclosed_at.isoformat(), e.id, d.disclosed_via.value)
     disclosures = dict(f.get("disclosures", {}))
     disclosures.setdefault(d.disclosure.disclosure_id, disc)
-    return {**f, "disclosures": disclosures, "flags": _merge_flags(f, d.flags.model_dump())}
+    flags = d.flags.model_dump()
+    return {
+        **f,
+        "disclosures": disclosures,
+        "flags": _merge_flags(f, flags),
+        "flags_at": _flag_times(f, flags, d.disclosed_at.isoformat(), e.id),
+    }
 
 
 def _incident_closed(f: Facts, e: IncidentClosed) -> Facts:
