@@ -26,8 +26,10 @@ from streams.rules.engine import (
     advance,
     apply,
 )
+from streams.rules.families import ALL_FAMILIES, RULE_IDS
 from streams.rules.index import DueIndex
 from streams.rules.model import CaseKind, CaseState, ObligationClosed, Outcome, Refs
+from streams.rules.ruleset import RULESETS
 from streams.topics import CRIME_RECORDS, INCIDENTS
 from tests.factories import (
     T0,
@@ -390,3 +392,14 @@ def test_advance__announces_nothing_before_the_first_threshold(hours):
     engine = _engine()
     engine.process(_incident("INC-1"))
     assert engine.advance(Clock(at(hours), WATERMARK)) == []
+
+
+# --- the family catalogue -------------------------------------------------------------------
+
+
+def test_families__cover_every_rule_of_every_ruleset_once():
+    """Each rule a ruleset parameterises is owned by exactly one family; RULE_IDS lists them."""
+    owned = [rule for family in ALL_FAMILIES for rule in family.rule_ids]
+    assert len(owned) == len(set(owned))
+    assert {rule for rs in RULESETS for rule in rs.params} == set(owned)
+    assert (*owned, DATA_COMPLETENESS) == RULE_IDS
