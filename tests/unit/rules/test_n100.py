@@ -447,3 +447,36 @@ def test_n100_ageing__breach_is_s2_on_fcr():
     _, effects, _ = _run([_rape(), n100(2), h(WEEK + 3)])
     [breach] = [a for a in alerts(effects) if a.rule_id == N100_AGEING]
     assert (breach.queue, breach.severity) == (Queue.FCR, Severity.S2)
+
+
+UNDECIDED_TABLE = [
+    pytest.param(
+        lambda: [_rape(), crime(5), reviewed(7.9, ref="INC-OTHER"), h(8)],
+        lambda: [crime(9, crime_ref="C8", ref="INC-OTHER"), h(9)],
+        RAPE_MISCLASSIFIED,
+        _mis(BR),
+        CRIME_RECORDS.name,
+        id="rape_misclassified",
+    ),
+    pytest.param(
+        lambda: [_rape(), n100(2), crime(WEEK + 2.9, crime_ref="C9", ref="INC-OTHER"), h(WEEK + 3)],
+        lambda: [reviewed(WEEK + 4, ref="INC-OTHER"), h(WEEK + 4)],
+        N100_AGEING,
+        _ageing(BR),
+        INCIDENTS.name,
+        id="n100_ageing",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "resume", "rule", "expected", "silent"), UNDECIDED_TABLE)
+def test_n100_family__silent_source_holds_breach_until_it_resumes(
+    before, resume, rule, expected, silent
+):
+    """A breach that depends on a silent topic is held undecided and announced on its return."""
+    engine, effects, got = _run(before(), staleness=timedelta(hours=2))
+    assert _only(rule, got) == set()
+    undecided = [a for a in alerts(effects) if a.rule_id == DATA_COMPLETENESS]
+    assert [(a.stage, a.subject.source_topic) for a in undecided] == [(Stage.UNDECIDED, silent)]
+    more = run(engine, resume())
+    assert _only(rule, alert_set(engine, more, FAMILY)) == expected

@@ -524,3 +524,19 @@ def test_close_review__incidents_silence_holds_breach_undecided():
     ]
     more = run(engine, [reviewed(27, ref=other), h(27)])
     assert alert_set(engine, more, FAMILY) == _review(BR)
+
+
+def test_multi_crime__crime_records_silence_holds_breach_undecided():
+    """Too few crimes while crime records are silent: held undecided, breached on resume."""
+    other = "INC-OTHER"
+    engine, effects, got = _run(
+        [_two_victims(), crime(5), reviewed(24.9, ref=other), h(25)],
+        staleness=timedelta(hours=2),
+    )
+    assert {a for a in got if a[0] == MULTI_CRIME} == set()
+    undecided = [a for a in alerts(effects) if a.rule_id == DATA_COMPLETENESS]
+    assert [(a.stage, a.subject.source_topic) for a in undecided] == [
+        (Stage.UNDECIDED, CRIME_RECORDS.name)
+    ]
+    more = run(engine, [crime(26, crime_ref="C8", ref=other), h(26)])
+    assert alert_set(engine, more, FAMILY) == _multi(BR)
