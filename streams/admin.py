@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from streams.errors import BrokerError
-from streams.kafka_client import client_kwargs
+from streams.kafka_client import client_kwargs, diagnose_connection
 from streams.settings import Settings
 from streams.topics import ALL_TOPICS, DEFAULT_PARTITIONS, TopicSpec
 
@@ -85,10 +85,14 @@ async def admin_client(
             await client.start()
     except (KafkaError, OSError, TimeoutError) as exc:
         await client.close()
-        msg = (
-            f"cannot reach Kafka at {settings.bootstrap_servers} within {timeout:g} s "
-            f"({type(exc).__name__}); is the broker running? (set NCRS_BOOTSTRAP_SERVERS)"
-        )
+        refusal = await diagnose_connection(settings, timeout=min(timeout, 5.0))
+        if refusal is not None:
+            msg = f"Kafka at {settings.bootstrap_servers} refused the connection: {refusal}"
+        else:
+            msg = (
+                f"cannot reach Kafka at {settings.bootstrap_servers} within {timeout:g} s "
+                f"({type(exc).__name__}); is the broker running? (set NCRS_BOOTSTRAP_SERVERS)"
+            )
         raise BrokerError(msg) from exc
     try:
         yield client
