@@ -13,7 +13,7 @@
 #                 internet by default), then `kubernetes-validate --strict` as a second opinion.
 #                 kustomize and kubeconform are built from the Go module proxy
 #                 (sigs.k8s.io/kustomize/kustomize/v5@v5.7.1, github.com/yannh/kubeconform@v0.8.0);
-#                 `kubectl kustomize` is used instead of kustomize when kubectl exists.
+#                 `kubectl kustomize` is used only when there is no kustomize binary.
 #   compose       `docker compose config` (plugin) or `docker-compose config` (Debian
 #                 `docker-compose` 1.29: the Compose v2/v5 Go modules cannot be `go install`ed)
 set -euo pipefail
@@ -126,7 +126,8 @@ EOF
 check_k8s() {
     pip_install kubernetes_validate kubernetes-validate
     say "render the kustomize base"
-    if command -v kubectl > /dev/null && kubectl kustomize deploy/k8s > "$WORK/k8s.yaml" 2> /dev/null; then
+    if ! command -v kustomize > /dev/null && command -v kubectl > /dev/null &&
+        kubectl kustomize deploy/k8s > "$WORK/k8s.yaml" 2> /dev/null; then
         echo "  rendered with kubectl kustomize"
     else
         go_install kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
