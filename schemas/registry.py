@@ -104,6 +104,11 @@ def decode_event_dict(obj: Any) -> Envelope:
             else DeadLetterReason.SCHEMA_VIOLATION
         )
         raise DecodeError(reason, detail, event_type) from exc
+    except (ValueError, OverflowError, RecursionError) as exc:
+        # pydantic lets some errors through unwrapped, e.g. OverflowError from converting
+        # 0001-01-01T00:00+23:59 to UTC; they are bad input all the same, never a crash.
+        detail = f"value out of range ({type(exc).__name__})"
+        raise DecodeError(DeadLetterReason.SCHEMA_VIOLATION, detail, event_type) from exc
 
 
 def decode_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Envelope:
@@ -122,6 +127,8 @@ def decode_event(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Envelope:
     except json.JSONDecodeError as exc:
         detail = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         raise DecodeError(DeadLetterReason.INVALID_JSON, detail) from exc
+    except ValueError as exc:  # an integer literal longer than Python's 4300-digit limit
+        raise DecodeError(DeadLetterReason.INVALID_JSON, "number too long to parse") from exc
     return decode_event_dict(obj)
 
 
