@@ -104,7 +104,7 @@ AUTHORITY_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ),
     (
         "reinstatement_after_breach_resolves_late",
-        [cancelled(role=SERGEANT), h(1), reinstated(h(2))],
+        [cancelled(role=SERGEANT), h(1), reinstated(h(2)), h(3)],
         AUTH_LATE,
     ),
     (
@@ -215,12 +215,17 @@ NOTIFY_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ("not_breached_a_minute_before_the_deadline", [cancelled(), FIVE_WD - MINUTE], set()),
     (
         "told_after_the_breach_resolves_late",
-        [cancelled(), FIVE_WD, notified(FIVE_WD + timedelta(hours=5))],
+        [
+            cancelled(),
+            FIVE_WD,
+            notified(FIVE_WD + timedelta(hours=5)),
+            FIVE_WD + timedelta(hours=6),
+        ],
         NOTIFY_LATE,
     ),
     (
         "told_late_before_any_tick_backfills_breach",
-        [cancelled(), notified(FIVE_WD + timedelta(hours=5))],
+        [cancelled(), notified(FIVE_WD + timedelta(hours=5)), FIVE_WD + timedelta(hours=6)],
         NOTIFY_LATE,
     ),
     (
@@ -240,7 +245,14 @@ NOTIFY_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ),
     (
         "duplicate_events_change_nothing",
-        [cancelled(), cancelled(), FIVE_WD, notified(FIVE_WD + MINUTE), notified(FIVE_WD + MINUTE)],
+        [
+            cancelled(),
+            cancelled(),
+            FIVE_WD,
+            notified(FIVE_WD + MINUTE),
+            notified(FIVE_WD + MINUTE),
+            FIVE_WD + MINUTE,
+        ],
         NOTIFY_LATE,
     ),
     (
@@ -313,7 +325,7 @@ NOTIFY_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ),
     (
         "enhanced_victim_told_on_day_two_is_late",
-        [recorded(h(-48), enhanced=["vulnerable"]), cancelled(), notified(h(40))],
+        [recorded(h(-48), enhanced=["vulnerable"]), cancelled(), notified(h(40)), h(41)],
         NOTIFY_LATE,
     ),
     (

@@ -48,7 +48,7 @@ DA_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ("not_breached_a_minute_before_24_hours", [incident(flags=DA), h(24) - MINUTE], set()),
     (
         "assessed_after_the_breach_resolves_late",
-        [incident(flags=DA), h(24), assessed(h(30))],
+        [incident(flags=DA), h(24), assessed(h(30)), h(30)],
         DA_LATE,
     ),
     (
@@ -69,7 +69,7 @@ DA_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ),
     (
         "duplicates_change_nothing",
-        [incident(flags=DA), incident(flags=DA), h(24), assessed(h(30)), assessed(h(30))],
+        [incident(flags=DA), incident(flags=DA), h(24), assessed(h(30)), assessed(h(30)), h(30)],
         DA_LATE,
     ),
     (
@@ -94,6 +94,7 @@ DA_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
             assessed(h(2), RiskLevel.HIGH),
             h(3),
             assessed(h(5), RiskLevel.HIGH, marac=True, event_id="EV-SAF2"),
+            h(5),
         ],
         MARAC_BREACHED | {(DA_SAFEGUARDING, MARAC, "resolved_late")},
     ),
@@ -129,7 +130,7 @@ def test_da_safeguarding__flag_raised_by_a_later_disclosure_starts_its_own_clock
             id="child_on_linked_crime",
         ),
         pytest.param(
-            [incident(flags=DA), assessed(h(30), RiskLevel.HIGH, marac=True)],
+            [incident(flags=DA), assessed(h(30), RiskLevel.HIGH, marac=True), h(30)],
             Severity.S1,
             id="assessed_late_as_high_risk",
         ),
@@ -188,7 +189,7 @@ MS_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ),
     (
         "crime_recorded_after_the_breach_resolves_late",
-        [nrm(T0), h(24), ms_crime(h(30))],
+        [nrm(T0), h(24), ms_crime(h(30)), h(30)],
         MS_LATE,
     ),
     (
@@ -203,6 +204,7 @@ MS_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
             ms_crime(h(5), og=OffenceGroup.VIOLENCE, ho="8N"),
             h(24),
             reclassified(h(30), og=OffenceGroup.MODERN_SLAVERY, ho="106"),
+            h(30),
         ],
         MS_LATE,
     ),

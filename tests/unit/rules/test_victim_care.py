@@ -60,7 +60,7 @@ REFERRAL_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ("not_breached_a_minute_before_the_deadline", [recorded(), TWO_WD - MINUTE], set()),
     (
         "referral_after_the_breach_resolves_late",
-        [recorded(), TWO_WD, referral(TWO_WD + MINUTE)],
+        [recorded(), TWO_WD, referral(TWO_WD + MINUTE), TWO_WD + MINUTE],
         REF_LATE,
     ),
     (
@@ -102,7 +102,7 @@ REFERRAL_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ),
     (
         "clock_runs_from_reporting_not_recording",
-        [recorded(h(30), reported=T0), referral(TWO_WD + MINUTE)],
+        [recorded(h(30), reported=T0), referral(TWO_WD + MINUTE), TWO_WD + MINUTE],
         REF_LATE,
     ),
     (
@@ -117,7 +117,14 @@ REFERRAL_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ),
     (
         "duplicates_change_nothing",
-        [recorded(), recorded(), TWO_WD, referral(TWO_WD + MINUTE), referral(TWO_WD + MINUTE)],
+        [
+            recorded(),
+            recorded(),
+            TWO_WD,
+            referral(TWO_WD + MINUTE),
+            referral(TWO_WD + MINUTE),
+            TWO_WD + MINUTE,
+        ],
         REF_LATE,
     ),
 ]
@@ -209,7 +216,7 @@ CONFIRMATION_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ("not_breached_a_minute_before_the_deadline", [recorded(), FIVE_WD - MINUTE], set()),
     (
         "confirmed_after_the_breach_resolves_late",
-        [recorded(), FIVE_WD, confirmed(FIVE_WD + MINUTE)],
+        [recorded(), FIVE_WD, confirmed(FIVE_WD + MINUTE), FIVE_WD + MINUTE],
         CONF_LATE,
     ),
     (
@@ -224,7 +231,7 @@ CONFIRMATION_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ),
     (
         "enhanced_victim_confirmed_on_day_three_is_late",
-        [recorded(enhanced=["vulnerable"]), confirmed(h(48))],
+        [recorded(enhanced=["vulnerable"]), confirmed(h(48)), h(48)],
         CONF_LATE,
     ),
     (
@@ -263,7 +270,14 @@ CONFIRMATION_CASES: list[tuple[str, list[Step], set[tuple[str, str, str]]]] = [
     ),
     (
         "duplicates_change_nothing",
-        [recorded(), recorded(), FIVE_WD, confirmed(FIVE_WD + MINUTE), confirmed(FIVE_WD + MINUTE)],
+        [
+            recorded(),
+            recorded(),
+            FIVE_WD,
+            confirmed(FIVE_WD + MINUTE),
+            confirmed(FIVE_WD + MINUTE),
+            FIVE_WD + MINUTE,
+        ],
         CONF_LATE,
     ),
 ]
