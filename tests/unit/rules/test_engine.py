@@ -157,16 +157,26 @@ def test_advance__decides_on_the_clock_it_is_given_without_adding_grace():
     assert on_the_dot[0].evidence.clock_kind is ClockKind.WALL_CLOCK
 
 
-def test_late_close__backfills_unannounced_stages_and_resolves_late():
-    """A record after the deadline that the clock never saw announces breached, then resolved."""
+def test_late_close__waits_for_the_clock_then_backfills_unannounced_stages():
+    """A late record is final only when the clock passes its time: then breached, resolved."""
     engine = _engine()
     engine.process(_incident("INC-1"))
-    effects = engine.process(_crime("INC-1", 30))
-    assert _stages(effects) == [Stage.DUE_SOON, Stage.BREACHED, Stage.RESOLVED_LATE]
-    resolved = _alerts(effects)[-1]
-    assert resolved.minutes_late == 6 * 60
+    assert _alerts(engine.process(_crime("INC-1", 30))) == []
+    assert _stages(engine.advance(Clock(at(29), WATERMARK))) == [Stage.DUE_SOON, Stage.BREACHED]
+    effects = engine.advance(Clock(at(30), WATERMARK))
+    assert _stages(effects) == [Stage.RESOLVED_LATE]
+    assert _alerts(effects)[0].minutes_late == 6 * 60
     closed = [e for e in effects if isinstance(e, ObligationClosed)]
     assert [c.outcome for c in closed] == [Outcome.LATE]
+
+
+def test_late_close__announced_in_one_go_when_the_clock_jumps_past_it():
+    """A clock jump past a late record backfills every stage up to it, then resolves."""
+    engine = _engine()
+    engine.process(_incident("INC-1"))
+    engine.process(_crime("INC-1", 30))
+    effects = engine.advance(Clock(at(100), WATERMARK))
+    assert _stages(effects) == [Stage.DUE_SOON, Stage.BREACHED, Stage.RESOLVED_LATE]
 
 
 def test_on_time_record_arriving_after_breach__retracts_it_and_closes_the_work_item():
