@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from streams import __version__
-from streams.commands import schemas_cmd, topics_cmd
+from streams.commands import schemas_cmd, topics_cmd, worker
 from streams.errors import NcrsError
 
 EXIT_ERROR = 2
@@ -28,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(topics_cmd.app, name="topics")
+app.add_typer(worker.app, name="worker")
 
 
 def _print_version(value: bool) -> None:

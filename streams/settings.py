@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]+$",
         description="Consumer group id and prefix of faust's internal topics.",
     )
+    topic_suffix: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Appended to every topic name in streams/topics.py (test isolation only).",
+    )
     topic_partitions: int = Field(
         6, ge=1, le=1024, description="Partitions of input and output topics (same for all)."
     )

@@ -1,0 +1,97 @@
+"""`ncrs-monitor worker`: run one live worker of the fleet (streams/live/, docs/live.md).
+
+Before faust starts, the worker checks the broker: every input and output topic must exist with
+`NCRS_TOPIC_PARTITIONS` partitions (faust would otherwise ignore a missing topic, or crash-loop
+on `PartitionsMismatch` while reporting "Ready"); the two internal side topics are created here
+with the same count. SIGTERM stops it gracefully: the batch in hand finishes, output is flushed,
+offsets are committed, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+app = typer.Typer(help="Run a live worker.", invoke_without_command=True)
+
+
+async def check_broker(settings: object) -> None:
+    """Refuse to start unless the topics exist and are co-partitioned; create side topics."""
+    from streams import admin
+    from streams.errors import BrokerError
+    from streams.live.topology import Topology
+    from streams.settings import Settings
+    from streams.topics import Role, TopicSpec
+
+    assert isinstance(settings, Settings)
+    topo = Topology.from_settings(settings)
+    names = [*topo.all_inputs, *topo.keyed_outputs]
+    counts = await admin.describe_partitions(settings, names)
+    missing = [n for n in names if counts[n] is None]
+    if missing:
+        msg = (
+            f"topics missing: {', '.join(missing)}; "
+            "create them with `ncrs-monitor topics create` before starting a worker"
+        )
+        raise BrokerError(msg)
+    wrong = [
+        f"{n} has {counts[n]}"
+        for n in (*topo.all_inputs, topo.alerts, *topo.workqueues.values())
+        if counts[n] != topo.partitions
+    ]
+    if wrong:
+        msg = (
+            f"topics not co-partitioned: {', '.join(wrong)} partitions, expected "
+            f"{topo.partitions} (NCRS_TOPIC_PARTITIONS); recreate them or change the setting"
+        )
+        raise BrokerError(msg)
+    sides = [
+        TopicSpec(
+            name=name,
+            key="aggregate key",
+            partitions=topo.partitions,
+            role=Role.INTERNAL,
+            event_types=(),
+            description="forwarded events and clock ticks",
+        )
+        for name in (topo.incident_side, topo.crime_side)
+    ]
+    report = await admin.ensure_topics(settings, sides)
+    admin.raise_on_mismatch(report)
+
+
+@app.callback()
+def worker() -> None:
+    """Run a live worker: consume the input topics, emit alerts and work items."""
+    from streams.errors import ConfigError
+    from streams.logs import configure_logging, get_logger
+    from streams.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.store_url.split(":", 1)[0] not in {"memory", "rocksdb"}:
+        msg = "NCRS_STORE_URL: must be memory:// or rocksdb://"
+        raise ConfigError(msg)
+    asyncio.run(check_broker(settings))
+
+    from faust import Worker
+
+    from streams.live.app import LiveWorker
+    from streams.rules.families import ALL_FAMILIES, RULE_IDS
+
+    live = LiveWorker(settings, ALL_FAMILIES, rule_ids=RULE_IDS)
+    get_logger("streams.worker").info(
+        "worker_starting",
+        app_id=settings.app_id,
+        partitions=settings.topic_partitions,
+        store=settings.store_url.split(":", 1)[0],
+        web_port=settings.web_port,
+    )
+    Worker(
+        live.app,
+        loglevel=settings.log_level,
+        override_logging=False,
+        redirect_stdouts=False,
+        console_port=0,
+    ).execute_from_commandline()

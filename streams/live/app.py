@@ -1,0 +1,461 @@
+"""The faust-streaming application: two thin agents around the pure rules core.
+
+Topology (streams/live/topology.py). The incident agent consumes `ncrs.incidents.v1` and the
+internal `<app_id>-incident-side` topic; the crime agent consumes crime records, cancellations
+and victim contact and `<app_id>-crime-side`. Every one of these topics and both changelogs have
+the same partition count, and faust co-partitions all subscribed topics of equal count, so one
+worker owns partition p of all of them. A side topic carries two things: events forwarded from
+the other agent (a crime record that names an incident, raw bytes, key = the aggregate key) and
+clock ticks (header `ncrs-tick`, explicit partition).
+
+Input is consumed as raw bytes and decoded inside the agent. An exception escaping an agent body
+acks the message and it is never redelivered (../shared/notes/faust-and-kafka.md, "Failure
+semantics"), so every message is handled inside `Batch.message`, which turns bad input and
+failures of the rules core into dead letters and never raises.
+
+Output ordering (at-least-once, no loss). Each agent takes a batch (`stream.take_events`), runs
+the core per message, then (1) sends every alert, work-queue change, forward and dead letter and
+AWAITS their delivery, (2) only then writes each changed case to its table, once per case per
+batch, and (3) returns, after which `take_events` acks the batch's offsets (faust/streams.py:
+acks happen in the generator's `finally`, after the body ran). faust flushes the producer,
+changelog writes included, before it commits offsets (faust/transport/consumer.py,
+`_commit_offsets`: `await self.app.producer.flush()` then `_commit`). Hence:
+- a crash before the table write re-processes the batch and re-emits the same alerts with the
+  same deterministic ids (raw duplicates on `ncrs.alerts.v1`; the compacted work-queue topics
+  and any consumer keyed by alert id absorb them);
+- a crash after it cannot lose an alert: the alert was acknowledged by the broker before the
+  state that says "announced" was written.
+A send that fails is fatal: the worker exits without committing so the batch is redone.
+
+Tables. Values are `CaseState.to_dict()` (JSON), always reassigned. faust writes a table key to
+the changelog partition (and the RocksDB partition store) of the *current event* (faust/tables/
+base.py `partition_for_key`, faust/stores/rocksdb.py `_set`), a context variable the batch API
+does not set in the agent's task; each read and write therefore runs under the event of the
+partition that owns the key (`_event_context`). Events are applied only on their key's own
+partition (see processing.py), so a key always lives in one partition.
+
+The clock. Timers cannot modify tables. A leader-only timer sends one tick per partition to
+each side topic; the agent that owns the partition advances the cases its in-memory `DueIndex`
+says are due. The index is derived data, rebuilt from the table after every rebalance (faust
+resumes stream processing only after recovery, so the first batch after a rebalance sees the
+recovered table) and scans only keys of this worker's active partitions: the memory store's
+`items()` also returns standby keys, which are filtered out by the key's partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import weakref
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import faust
+from faust.streams import _current_event
+from faust.types import EventT
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from schemas.alerts import WorkItem
+from streams import __version__
+from streams.kafka_client import client_kwargs
+from streams.live.health import Health, Progress
+from streams.live.metrics import Metrics
+from streams.live.processing import (
+    ORIGIN_HEADER,
+    TICK_HEADER,
+    BatchOutput,
+    SideProcessor,
+    encode_tick,
+)
+from streams.live.topology import Topology, partition_for
+from streams.logs import get_logger
+from streams.rules.duties import RuleContext
+from streams.rules.family import RuleFamily
+from streams.rules.model import CaseKind, CaseState
+from streams.settings import Settings
+from streams.topics import TOPIC_OF_TYPE
+
+log = get_logger("streams.live")
+
+BATCH_MAX = 500
+"""Messages per batch: amortises the awaited delivery over many events."""
+BATCH_WITHIN_SECONDS = 0.5
+"""A partial batch is processed after this long, bounding the latency of a quiet feed."""
+REBUILD_CHUNK = 1000
+"""Table entries read between yields to the event loop while rebuilding the index."""
+EXIT_DELIVERY_FAILED = 75
+"""Exit status when output could not be delivered (EX_TEMPFAIL: restart and redo the batch)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _headers(raw: Any) -> dict[str, bytes]:
+    """faust gives headers as a list of pairs or a mapping; values may be None."""
+    if not raw:
+        return {}
+    pairs = raw.items() if isinstance(raw, Mapping) else raw
+    return {str(k): (v or b"") for k, v in pairs}
+
+
+@contextlib.contextmanager
+def _event_context(event: EventT[Any]) -> Iterator[None]:
+    """Make `event` faust's current event, so table I/O uses its partition (see docstring)."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def _credentials(settings: Settings) -> Any:
+    """faust `broker_credentials` from the same settings as every aiokafka client."""
+    kwargs = client_kwargs(settings)
+    ssl_context = kwargs.get("ssl_context")
+    if settings.uses_sasl:
+        password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=password,
+            mechanism=settings.sasl_mechanism,
+            ssl_context=ssl_context,
+        )
+    return ssl_context
+
+
+class LiveWorker:
+    """The faust app of one worker, its two agents, clock, metrics and health endpoints."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        families: Sequence[RuleFamily],
+        *,
+        rule_ids: Sequence[str] = (),
+        registry: CollectorRegistry | None = None,
+        ctx: RuleContext | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topology = Topology.from_settings(settings)
+        self.registry = registry or CollectorRegistry()
+        ids = set(rule_ids) | {r for f in families for r in f.rule_ids}
+        self.metrics = Metrics(
+            self.registry,
+            rule_ids=sorted(ids),
+            input_topics={spec.name for spec in TOPIC_OF_TYPE.values()},
+            version=__version__,
+            ruleset="live",
+        )
+        self.health = Health()
+        self.generation = 0
+        catalogue = RuleContext().catalogue.with_overrides(settings.ruleset_overrides)
+        self.ctx = ctx or RuleContext(catalogue=catalogue, force_code=settings.force_code)
+        self.app = self._build_app()
+        self.sides = {
+            kind: SideProcessor(
+                kind,
+                families,
+                self.ctx,
+                self.topology,
+                self.metrics,
+                grace=timedelta(seconds=settings.grace_seconds),
+                future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
+                staleness=timedelta(seconds=settings.staleness_seconds),
+            )
+            for kind in CaseKind
+        }
+        self.built: dict[CaseKind, int] = dict.fromkeys(CaseKind, -1)
+        self.tables = {
+            kind: self.app.Table(
+                f"{kind.value}_cases",
+                partitions=self.topology.partitions,
+                schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+            )
+            for kind in CaseKind
+        }
+        self.agents = {kind: self._agent(kind) for kind in CaseKind}
+        self._wire()
+
+    # --- construction ----------------------------------------------------------------------
+
+    def _build_app(self) -> faust.App:
+        s = self.settings
+        return faust.App(
+            s.app_id,
+            broker=[f"kafka://{h.strip()}" for h in s.bootstrap_servers.split(",")],
+            broker_credentials=_credentials(s),
+            store=s.store_url,
+            autodiscover=False,
+            key_serializer="raw",
+            value_serializer="raw",
+            topic_partitions=s.topic_partitions,
+            topic_replication_factor=s.topic_replication_factor,
+            consumer_auto_offset_reset="earliest",
+            processing_guarantee="at_least_once",
+            web_enabled=True,
+            web_bind=s.web_host,
+            web_port=s.web_port,
+            web_tables_enabled=False,
+            web_in_thread=False,
+        )
+
+    def _agent(self, kind: CaseKind) -> Any:
+        topics = (*self.topology.inputs_of(kind), self.topology.side_of(kind))
+        channel = self.app.topic(*topics, key_serializer="raw", value_serializer="raw")
+
+        async def body(stream: Any) -> None:
+            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
+                await self.handle_batch(kind, events)
+
+        body.__name__ = f"{kind.value}_agent"
+        body.__qualname__ = body.__name__
+        agent = self.app.agent(channel, name=f"{kind.value}_agent", concurrency=1)(body)
+        faust_on_error = agent._on_error  # type: ignore[attr-defined]  # faust's own hook
+
+        async def on_error(failed: Any, exc: BaseException) -> None:
+            # Chained before faust's own handler (app._on_agent_error, which only notifies the
+            # consumer): a crashed body acked its batch unprocessed, so liveness must fail.
+            log.error("agent_crashed", agent=kind.value, error=type(exc).__name__)
+            self.health.agent_crashed(kind.value)
+            if faust_on_error is not None:
+                await faust_on_error(failed, exc)
+
+        agent._on_error = on_error  # type: ignore[attr-defined]  # chained, see above
+        return agent
+
+    def _wire(self) -> None:
+        app = self.app
+
+        async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            self.generation += 1
+            self.metrics.rebalances.inc()
+
+        app.on_partitions_assigned.connect(on_assigned)
+
+        @app.timer(interval=self.settings.tick_interval_seconds, on_leader=True)  # type: ignore[untyped-decorator]  # faust is untyped
+        async def tick() -> None:
+            await self.send_ticks()
+
+        @app.timer(interval=1.0)  # type: ignore[untyped-decorator]  # faust is untyped
+        async def heartbeat() -> None:
+            self.health.heartbeat()
+
+        @app.page("/metrics")
+        async def metrics_view(web: Any, request: Any) -> Any:
+            body = generate_latest(self.registry)
+            return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+        @app.page("/healthz")
+        async def healthz(web: Any, request: Any) -> Any:
+            verdict = self.liveness()
+            return web.json(verdict.as_dict(), status=200 if verdict.ok else 503)
+
+        @app.page("/readyz")
+        async def readyz(web: Any, request: Any) -> Any:
+            verdict = self.readiness()
+            return web.json(verdict.as_dict(), status=200 if verdict.ok else 503)
+
+    # --- the clock -------------------------------------------------------------------------
+
+    async def send_ticks(self) -> None:
+        """One tick per partition to each side topic; skipped during a rebalance."""
+        if self.app.rebalancing:
+            return
+        value = encode_tick(_now())
+        producer = self.app.producer
+        pending = []
+        for kind in CaseKind:
+            for partition in range(self.topology.partitions):
+                pending.append(
+                    await producer.send(
+                        self.topology.side_of(kind),
+                        None,
+                        value,
+                        partition,
+                        None,
+                        [(TICK_HEADER, b"1")],
+                    )
+                )
+        await asyncio.gather(*pending)
+
+    # --- batches ---------------------------------------------------------------------------
+
+    async def handle_batch(self, kind: CaseKind, events: Sequence[EventT[Any]]) -> None:
+        """Process, deliver and await, then write the tables (module docstring: ordering)."""
+        side = self.sides[kind]
+        if self.built[kind] != self.generation or side.needs_rebuild:
+            await self.rebuild(kind)
+        table = self.tables[kind]
+        anchors: dict[int, EventT[Any]] = {}
+
+        def read(key: str, partition: int) -> CaseState | None:
+            raw = table.get(key)
+            return None if raw is None else CaseState.from_dict(raw)
+
+        batch = side.batch(read, _now())
+        for event in events:
+            msg = event.message
+            anchors.setdefault(msg.partition, event)
+            with _event_context(event):
+                batch.message(
+                    msg.topic, msg.partition, msg.offset, msg.value, _headers(msg.headers)
+                )
+        out = batch.output
+        await self.deliver(kind, out)
+        for key, (case, partition) in out.cases.items():
+            with _event_context(anchors[partition]):
+                if case is None:
+                    if key in table:
+                        del table[key]
+                else:
+                    table[key] = case.to_dict()
+        side.commit(batch)
+        self._publish_gauges()
+
+    async def deliver(self, kind: CaseKind, out: BatchOutput) -> None:
+        """Send every output of a batch and wait for the broker to acknowledge each one."""
+        if not out.sends:
+            return
+        t = self.topology
+        producer = self.app.producer
+        pending = []
+        try:
+            for letter, _ in out.dead_letters:
+                value = letter.model_dump_json().encode("utf-8")
+                key = letter.dead_letter_id.encode("utf-8")
+                pending.append(await producer.send(t.dead_letters, key, value, None, None, None))
+            for fwd in out.forwards:
+                headers = [(ORIGIN_HEADER, fwd.origin.encode())]
+                partition = partition_for(fwd.key, t.partitions)
+                pending.append(
+                    await producer.send(
+                        t.side_of(fwd.kind), fwd.key.encode(), fwd.value, partition, None, headers
+                    )
+                )
+            for alert, _ in out.alerts:
+                value = alert.model_dump_json().encode("utf-8")
+                pending.append(
+                    await producer.send(t.alerts, alert.alert_id.encode(), value, None, None, None)
+                )
+            for item in out.items:
+                topic = t.workqueues[item.queue]
+                item_value = (
+                    item.model_dump_json().encode("utf-8") if isinstance(item, WorkItem) else None
+                )
+                pending.append(
+                    await producer.send(topic, item.item_id.encode(), item_value, None, None, None)
+                )
+            await asyncio.gather(*pending)
+        except Exception as exc:
+            # Never let take_events ack a batch whose output was not delivered.
+            log.critical("output_delivery_failed", agent=kind.value, error=type(exc).__name__)
+            os._exit(EXIT_DELIVERY_FAILED)
+        for letter, origin in out.dead_letters:
+            log.warning(
+                "dead_letter",
+                reason=letter.reason.value,
+                dead_letter_id=letter.dead_letter_id,
+                event_type=letter.event_type,
+                topic=origin.topic,
+                partition=origin.partition,
+                offset=origin.offset,
+            )
+        for alert, alert_origin in out.alerts:
+            log.info(
+                "alert_raised",
+                rule=alert.rule_id,
+                alert_id=alert.alert_id,
+                stage=alert.stage.value,
+                queue=alert.queue.value,
+                topic=alert_origin.topic if alert_origin else None,
+                partition=alert_origin.partition if alert_origin else None,
+                offset=alert_origin.offset if alert_origin else None,
+            )
+
+    async def rebuild(self, kind: CaseKind) -> None:
+        """Rebuild the due index of this worker's active partitions from the table."""
+        side = self.sides[kind]
+        generation = self.generation
+        side_topic = self.topology.side_of(kind)
+        actives = {
+            tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == side_topic
+        }
+        side.start_rebuild(actives)
+        table = self.tables[kind]
+        keys = [
+            k for k in list(table.keys()) if partition_for(k, self.topology.partitions) in actives
+        ]
+        for start in range(0, len(keys), REBUILD_CHUNK):
+            for key in keys[start : start + REBUILD_CHUNK]:
+                raw = table.get(key)
+                if raw is not None:
+                    side.rebuild_add(key, raw)
+            await asyncio.sleep(0)
+        side.finish_rebuild()
+        self.built[kind] = generation
+        self._publish_gauges()
+        log.info("index_rebuilt", agent=kind.value, partitions=sorted(actives), keys=len(keys))
+
+    def _publish_gauges(self) -> None:
+        open_by_rule: Counter[str] = Counter()
+        items: Counter[str] = Counter()
+        for side in self.sides.values():
+            rules, queues, _ = side.gauge_parts
+            open_by_rule.update(rules)
+            items.update(queues)
+        for (rule,), child in _children(self.metrics.obligations_open):
+            child.set(open_by_rule.get(rule, 0))
+        for rule, n in open_by_rule.items():
+            self.metrics.obligations_open.labels(rule=rule).set(n)
+        for (queue,), child in _children(self.metrics.workqueue_open_items):
+            child.set(items.get(queue, 0))
+
+    # --- health ----------------------------------------------------------------------------
+
+    def _progress(self) -> Progress | None:
+        """Committed offsets of assigned partitions and whether input waits (best effort)."""
+        try:
+            consumer = self.app.consumer
+            committed_map = consumer._committed_offset  # type: ignore[attr-defined]  # no public API
+            total = 0
+            pending = False
+            for tp in consumer.assignment():
+                committed = committed_map.get(tp) or 0
+                total += committed
+                highwater = consumer.highwater(tp)
+                if highwater is not None and highwater > committed:
+                    pending = True
+        except Exception:  # not started yet, or faust internals moved: no verdict on commits
+            return None
+        return Progress(total, pending)
+
+    def liveness(self) -> Any:
+        """The `/healthz` verdict."""
+        running = {}
+        for kind, agent in self.agents.items():
+            actors = list(getattr(agent, "_actors", ()))
+            running[kind.value] = bool(actors) and all(
+                a.actor_task is None or not a.actor_task.done() for a in actors
+            )
+        return self.health.liveness(self._progress(), running)
+
+    def readiness(self) -> Any:
+        """The `/readyz` verdict."""
+        app = self.app
+        recovery = app.tables.recovery  # type: ignore[attr-defined]  # on the concrete manager
+        recovered = recovery.completed.is_set() and not recovery.in_recovery
+        return self.health.readiness(
+            started=bool(getattr(app, "started", False)) and self.generation > 0,
+            rebalancing=bool(app.rebalancing),
+            recovered=recovered,
+        )
+
+
+def _children(metric: Any) -> list[tuple[tuple[str, ...], Any]]:
+    """The labelled children of a metric (prometheus-client keeps them in `_metrics`)."""
+    return list(metric._metrics.items())

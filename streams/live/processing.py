@@ -1,0 +1,473 @@
+"""One aggregate's side of the live worker, without faust: a batch of messages in, outputs out.
+
+The faust agent (streams/live/app.py) hands each batch of raw messages to a `Batch`, delivers
+what it produced, writes the changed cases to its table and only then calls
+`SideProcessor.commit`. Keeping this part free of faust makes the routing, the dead-lettering
+and the clock handling testable with plain objects.
+
+Routing. An event updates every aggregate `facts.route` names. The incident agent owns the
+incident cases, the crime agent the crime cases. An event is applied here only when it belongs
+to this side and arrived on the partition its key hashes to; otherwise it is forwarded, raw, to
+the owning side's internal topic keyed by the aggregate key (a crime record to its incident, or
+a producer that keyed an input by something else). A forwarded copy is applied on arrival.
+
+Clock. After an event is applied its case is advanced to wall clock minus grace, so findings
+already due (an event that arrives late, an immediate check) go out at once. Ticks on the side
+topic advance only the cases the partition's `DueIndex` says are due: never a full scan.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from schemas.alerts import AlertEvent, WorkItem
+from schemas.codes import ClockKind, Stage
+from schemas.deadletter import DeadLetter, DeadLetterReason
+from schemas.events import Envelope
+from schemas.registry import DecodeError, check_not_future, decode_event
+from streams.live.deadletters import Origin, build_dead_letter, processing_error_text
+from streams.live.metrics import Metrics
+from streams.live.topology import Topology, partition_for
+from streams.rules.duties import RuleContext
+from streams.rules.engine import (
+    DEFAULT_RETENTION,
+    Clock,
+    Effect,
+    SourceMonitor,
+    advance,
+    apply,
+    next_due,
+)
+from streams.rules.facts import route
+from streams.rules.family import RuleFamily
+from streams.rules.index import DueIndex
+from streams.rules.model import (
+    CaseKind,
+    CaseState,
+    ObligationClosed,
+    ObligationOpened,
+    Observation,
+    WorkItemClosed,
+)
+from streams.topics import TOPIC_OF_TYPE
+
+TICK_HEADER = "ncrs-tick"
+"""Header marking a clock tick on a side topic; its value is JSON {"at": ISO time}."""
+ORIGIN_HEADER = "ncrs-origin"
+"""Header of a forwarded copy: the input's original topic position (for dead letters, logs)."""
+
+CaseReader = Callable[[str, int], CaseState | None]
+"""Reads a case from the table: (key, partition) -> state or None."""
+
+logger = logging.getLogger(__name__)
+
+
+def encode_tick(at: datetime) -> bytes:
+    """The value of a tick message."""
+    return json.dumps({"at": at.isoformat()}).encode("utf-8")
+
+
+def decode_tick(raw: bytes | None) -> datetime:
+    """Inverse of `encode_tick`; raises ValueError/KeyError/TypeError on anything else."""
+    at = datetime.fromisoformat(json.loads(raw or b"")["at"])
+    if at.tzinfo is None:
+        msg = "tick time must be timezone-aware"
+        raise ValueError(msg)
+    return at
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """An event to re-send, raw, to the side topic of the aggregate that owns `key`."""
+
+    kind: CaseKind
+    key: str
+    value: bytes
+    origin: Origin
+
+
+@dataclass(slots=True)
+class BatchOutput:
+    """Everything a batch must deliver (and have acknowledged) before its cases are written."""
+
+    alerts: list[tuple[AlertEvent, Origin | None]] = field(default_factory=list)
+    items: list[WorkItem | WorkItemClosed] = field(default_factory=list)
+    forwards: list[Forward] = field(default_factory=list)
+    dead_letters: list[tuple[DeadLetter, Origin]] = field(default_factory=list)
+    cases: dict[str, tuple[CaseState | None, int]] = field(default_factory=dict)
+
+    @property
+    def sends(self) -> int:
+        """Messages to deliver."""
+        return len(self.alerts) + len(self.items) + len(self.forwards) + len(self.dead_letters)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Derived counts of one partition, kept exact under re-delivery (recomputed from state)."""
+
+    open_by_rule: Counter[str] = field(default_factory=Counter)
+    items_by_queue: Counter[str] = field(default_factory=Counter)
+    keys: int = 0
+
+    def add(self, case: CaseState | None, sign: int) -> None:
+        if case is None:
+            return
+        self.keys += sign
+        for ob in case.obligations.values():
+            if ob.is_open:
+                self.open_by_rule[ob.rule_id] += sign
+                if ob.has_work_item:
+                    for queue in (ob.queue, *ob.also_notify):
+                        self.items_by_queue[queue.value] += sign
+
+
+class SideProcessor:
+    """The state one agent keeps beside its table: due indexes, source freshness, tallies."""
+
+    def __init__(
+        self,
+        kind: CaseKind,
+        families: Sequence[RuleFamily],
+        ctx: RuleContext,
+        topology: Topology,
+        metrics: Metrics,
+        *,
+        grace: timedelta,
+        future_tolerance: timedelta,
+        staleness: timedelta,
+        retention: timedelta = DEFAULT_RETENTION,
+    ) -> None:
+        self.kind = kind
+        self.families = tuple(f for f in families if kind in f.kinds)
+        self.ctx = ctx
+        self.topology = topology
+        self.metrics = metrics
+        self.grace = grace
+        self.future_tolerance = future_tolerance
+        self.retention = retention
+        self.sources = SourceMonitor(staleness)
+        self.side_topic = topology.side_of(kind)
+        self.table_name = f"{kind.value}_cases"
+        self.index: dict[int, DueIndex[str]] = {}
+        self.tally: dict[int, _Tally] = {}
+        self.last_tick: dict[int, datetime] = {}
+        self.needs_rebuild = True
+        self._gauge_parts: tuple[Counter[str], Counter[str], int] = (Counter(), Counter(), 0)
+
+    # --- the index, rebuilt from the table -------------------------------------------------
+
+    def start_rebuild(self, partitions: Iterable[int]) -> None:
+        """Forget the derived state; only `partitions` (this worker's actives) are rebuilt."""
+        self.index = {p: DueIndex() for p in partitions}
+        self.tally = {p: _Tally() for p in self.index}
+        self.last_tick = {p: t for p, t in self.last_tick.items() if p in self.index}
+
+    def rebuild_add(self, key: str, raw: Mapping[str, Any]) -> None:
+        """One table entry; keys of partitions not active here (standby copies) are skipped."""
+        partition = partition_for(key, self.topology.partitions)
+        index = self.index.get(partition)
+        if index is None:
+            return
+        case = CaseState.from_dict(raw)
+        index.schedule(key, self._next_due(case))
+        self.tally[partition].add(case, +1)
+
+    def finish_rebuild(self) -> None:
+        """Publish the recomputed gauges."""
+        self.needs_rebuild = False
+        self._publish_gauges()
+
+    def _next_due(self, case: CaseState) -> datetime | None:
+        return next_due(case, stale_sources=self.sources.stale, retention=self.retention)
+
+    def _publish_gauges(self) -> None:
+        open_by_rule: Counter[str] = Counter()
+        items: Counter[str] = Counter()
+        keys = 0
+        for tally in self.tally.values():
+            open_by_rule.update(tally.open_by_rule)
+            items.update(tally.items_by_queue)
+            keys += tally.keys
+        # The two agents share these gauges: each adds its own part (see `commit`).
+        self._gauge_parts = (open_by_rule, items, keys)
+        self.metrics.table_keys.labels(table=self.table_name).set(keys)
+
+    @property
+    def gauge_parts(self) -> tuple[Counter[str], Counter[str], int]:
+        """(open obligations by rule, open items by queue, keys) of this side's partitions."""
+        return self._gauge_parts
+
+    # --- batches ---------------------------------------------------------------------------
+
+    def batch(self, read: CaseReader, now: datetime) -> Batch:
+        """A new batch reading cases through `read`, at wall-clock time `now`."""
+        return Batch(self, read, now)
+
+    def commit(self, batch: Batch) -> None:
+        """After delivery and table writes: reschedule the changed cases, update the tallies."""
+        for key, (case, partition) in batch.output.cases.items():
+            tally = self.tally.get(partition)
+            if tally is not None:  # None: revoked meanwhile; the next rebuild recounts
+                tally.add(batch.before.get(key), -1)
+                tally.add(case, +1)
+        for key, partition in batch.touched.items():
+            index = self.index.get(partition)
+            if index is not None:
+                case = batch.current(key)
+                index.schedule(key, None if case is None else self._next_due(case))
+        for key, partition in batch.retry:
+            index = self.index.get(partition)
+            if index is not None:
+                index.schedule(key, batch.now + timedelta(minutes=1))
+        self._publish_gauges()
+
+
+class Batch:
+    """One batch of messages of one agent; collects outputs and the changed cases."""
+
+    def __init__(self, proc: SideProcessor, read: CaseReader, now: datetime) -> None:
+        self.proc = proc
+        self.read = read
+        self.now = now
+        self.output = BatchOutput()
+        self.before: dict[str, CaseState | None] = {}
+        self.retry: list[tuple[str, int]] = []
+        self.touched: dict[str, int] = {}
+        self._cases: dict[str, CaseState | None] = {}
+
+    def current(self, key: str) -> CaseState | None:
+        """The case as this batch left it."""
+        return self._cases.get(key)
+
+    # --- reading and staging cases --------------------------------------------------------
+
+    def _get(self, key: str, partition: int) -> CaseState | None:
+        if key in self._cases:
+            return self._cases[key]
+        case = self.read(key, partition)
+        self.before[key] = case
+        self._cases[key] = case
+        return case
+
+    def _stage(self, key: str, partition: int, case: CaseState | None) -> None:
+        self._cases[key] = case
+        self.touched[key] = partition
+        if case is self.before.get(key):
+            return  # unchanged (e.g. a duplicate event): nothing to write
+        self.output.cases[key] = (case, partition)
+
+    # --- messages --------------------------------------------------------------------------
+
+    def message(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        value: bytes | None,
+        headers: Mapping[str, bytes],
+    ) -> None:
+        """Handle one message of this agent's channel; never raises for bad input."""
+        origin = Origin(topic, partition, offset)
+        forwarded = topic == self.proc.side_topic
+        if forwarded and TICK_HEADER in headers:
+            self._tick(partition, value, origin)
+            return
+        if forwarded and ORIGIN_HEADER in headers:
+            try:
+                origin = Origin.decode(headers[ORIGIN_HEADER])
+            except ValueError:
+                logger.warning("origin_header_invalid", extra={"offset": offset})
+        try:
+            event = self._decode(topic, value, forwarded=forwarded)
+        except DecodeError as exc:
+            self._dead_letter(value, origin, exc.reason, exc.detail, exc.event_type)
+            return
+        try:
+            self._apply(event, value or b"", origin, partition, forwarded=forwarded)
+        except Exception as exc:  # the core failed: dead-letter the event, never ack it silently
+            logger.exception(
+                "processing_failed",
+                extra={"event_type": event.type, "topic": origin.topic, "offset": origin.offset},
+            )
+            self._dead_letter(
+                value,
+                origin,
+                DeadLetterReason.PROCESSING_ERROR,
+                processing_error_text(exc),
+                event.type,
+            )
+
+    def _decode(self, topic: str, value: bytes | None, *, forwarded: bool) -> Envelope:
+        if value is None:
+            raise DecodeError(DeadLetterReason.INVALID_JSON, "empty message (tombstone)")
+        event = decode_event(value)
+        if forwarded:
+            return event  # checked when it was first read
+        check_not_future(event, self.now, self.proc.future_tolerance)
+        canonical = self.proc.topology.canonical.get(topic, topic)
+        expected = TOPIC_OF_TYPE[event.type].name
+        if expected != canonical:
+            detail = f"{event.type} belongs on {expected}, not {canonical}"
+            raise DecodeError(DeadLetterReason.WRONG_TOPIC, detail, event.type)
+        return event
+
+    def _apply(
+        self, event: Envelope, value: bytes, origin: Origin, partition: int, *, forwarded: bool
+    ) -> None:
+        proc = self.proc
+        effects: list[Effect] = []
+        forwards: list[Forward] = []
+        staged: list[tuple[str, CaseState | None]] = []
+        if not forwarded:
+            effects.extend(self._observe(event, origin.topic))
+        for kind, key in route(event):
+            local = kind is proc.kind and (
+                forwarded or partition_for(key, proc.topology.partitions) == partition
+            )
+            if local:
+                step = apply(self._get(key, partition), kind, key, event, proc.ctx, proc.families)
+                case = step.case
+                effects.extend(step.effects)
+                if case is not None:
+                    later = advance(
+                        case,
+                        Clock(self.now - proc.grace, ClockKind.WALL_CLOCK),
+                        proc.ctx,
+                        stale_sources=proc.sources.stale,
+                        retention=proc.retention,
+                    )
+                    case = later.case
+                    effects.extend(later.effects)
+                staged.append((key, case))
+            elif not forwarded:
+                forwards.append(Forward(kind, key, value, origin))
+        for key, case in staged:
+            self._stage(key, partition, case)
+        self.output.forwards.extend(forwards)
+        self._emit(effects, origin)
+
+    def _observe(self, event: Envelope, topic: str) -> list[Effect]:
+        """Count the input and note that its source spoke (wall clock of arrival)."""
+        proc = self.proc
+        canonical = proc.topology.canonical.get(topic, topic)
+        metrics = proc.metrics
+        metrics.events_consumed.labels(topic=canonical, type=event.type).inc()
+        metrics.event_time_lag.labels(topic=canonical).set((self.now - event.time).total_seconds())
+        metrics.source_last_event.labels(topic=canonical).set(event.time.timestamp())
+        was_stale = canonical in proc.sources.stale
+        effects = proc.sources.observe(canonical, self.now, proc.ctx, ClockKind.WALL_CLOCK)
+        if was_stale:
+            metrics.source_stale.labels(source=canonical).set(0)
+            proc.needs_rebuild = True  # held-undecided breaches are due again
+        return effects
+
+    # --- the clock -------------------------------------------------------------------------
+
+    def _tick(self, partition: int, value: bytes | None, origin: Origin) -> None:
+        proc = self.proc
+        index = proc.index.get(partition)
+        if index is None:
+            return  # not (yet) rebuilt for this partition: the next rebuild catches up
+        try:
+            at = decode_tick(value)
+        except (ValueError, KeyError, TypeError):
+            logger.warning("tick_invalid", extra={"partition": partition})
+            return
+        last = proc.last_tick.get(partition)
+        if last is not None and at <= last:
+            return  # an older or repeated tick
+        proc.last_tick[partition] = at
+        proc.metrics.ticks_processed.inc()
+        effects: list[Effect] = []
+        if partition == min(proc.index):
+            effects.extend(self._check_sources(at))
+        clock = Clock(at - proc.grace, ClockKind.WALL_CLOCK)
+        for key in index.pop_due(clock.now):
+            case = self._get(key, partition)
+            if case is None:
+                continue
+            try:
+                step = advance(
+                    case,
+                    clock,
+                    proc.ctx,
+                    stale_sources=proc.sources.stale,
+                    retention=proc.retention,
+                )
+            except Exception:  # a broken case must not stop the clock for the others
+                logger.exception("advance_failed", extra={"partition": partition})
+                self.retry.append((key, partition))
+                continue
+            self._stage(key, partition, step.case)
+            effects.extend(step.effects)
+        self._emit(effects, None)
+
+    def _check_sources(self, at: datetime) -> list[Effect]:
+        proc = self.proc
+        before = proc.sources.stale
+        effects = proc.sources.check(Clock(at, ClockKind.WALL_CLOCK), proc.ctx)
+        for source in proc.sources.stale - before:
+            proc.metrics.source_stale.labels(source=source).set(1)
+        return effects
+
+    # --- outputs ---------------------------------------------------------------------------
+
+    def _emit(self, effects: Iterable[Effect], origin: Origin | None) -> None:
+        metrics = self.proc.metrics
+        for effect in effects:
+            if isinstance(effect, AlertEvent):
+                self.output.alerts.append((effect, origin))
+                metrics.alert(
+                    effect.rule_id, effect.stage.value, effect.severity.value, effect.queue.value
+                )
+                if effect.stage is Stage.BREACHED:
+                    metrics.breaches.labels(
+                        rule=effect.rule_id,
+                        offence_group=effect.offence_group.value if effect.offence_group else "",
+                        area=effect.area or "",
+                        cause=effect.cause.value if effect.cause else "",
+                    ).inc()
+            elif isinstance(effect, WorkItem | WorkItemClosed):
+                self.output.items.append(effect)
+            elif isinstance(effect, ObligationOpened):
+                metrics.obligations_opened.labels(rule=effect.rule_id).inc()
+            elif isinstance(effect, ObligationClosed):
+                metrics.obligations_closed.labels(
+                    rule=effect.rule_id, outcome=effect.outcome.value
+                ).inc()
+            elif isinstance(effect, Observation):
+                self._observation(effect)
+
+    def _observation(self, obs: Observation) -> None:
+        metrics = self.proc.metrics
+        group = obs.offence_group.value
+        if obs.name == "time_to_record":
+            metrics.time_to_record.labels(offence_group=group).observe(obs.seconds)
+            metrics.crimes_recorded.labels(offence_group=group, area=obs.area or "").inc()
+            if obs.within_24h:
+                metrics.crimes_recorded_within_24h.labels(
+                    offence_group=group, area=obs.area or ""
+                ).inc()
+        else:
+            metrics.time_to_referral.labels(offence_group=group).observe(obs.seconds)
+
+    def _dead_letter(
+        self,
+        value: bytes | None,
+        origin: Origin,
+        reason: DeadLetterReason,
+        error: str,
+        event_type: str | None,
+    ) -> None:
+        letter = build_dead_letter(
+            value, origin, reason, error, event_type=event_type, detected_at=self.now
+        )
+        self.output.dead_letters.append((letter, origin))
+        self.proc.metrics.dead_letters.labels(reason=reason.value).inc()
