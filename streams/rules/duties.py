@@ -133,11 +133,20 @@ def close_obligation(
 ) -> CaseState:
     """Close an open obligation as satisfied at `at` (on time or late) or as cancelled.
 
-    Closing one that is absent or already closed changes nothing: the first satisfying event
-    wins and later ones are only evidence the audit does not need.
+    The obligation was met when its earliest satisfying event happened, whatever the order they
+    arrive in: a satisfaction earlier than the recorded one re-times the closure (the engine
+    then retracts what the later one announced). Otherwise closing again changes nothing, and a
+    cancellation never overrides a satisfaction or another cancellation.
     """
     current = find(case, rule_id, subject)
-    if current is None or not current.is_open:
+    if current is None:
+        return case
+    if not current.is_open and (
+        cancelled
+        or current.outcome is Outcome.CANCELLED
+        or current.closed_at is None
+        or at >= current.closed_at
+    ):
         return case
     if cancelled:
         outcome = Outcome.CANCELLED

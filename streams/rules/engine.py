@@ -6,11 +6,12 @@ them with an in-memory case store and the due-deadline index for the embedded re
 for tests; the live workers keep the same cases in faust tables instead.
 
 Decisions and the order of input: a breach is announced by `advance` when the clock passes the
-deadline; a satisfying event decides by its own event time. A late record closes the obligation
-"late" and, if a stage was never announced (the clock had not reached it yet), announces it then,
-so the final alert set depends on event times, not on arrival order within the lateness window.
-A record whose event time precedes the deadline but which arrives after the breach was announced
-retracts it.
+deadline; a satisfying event decides by its own event time, and the earliest satisfying event
+wins whatever order they arrive in. A late record closes the obligation "late", but that is
+announced only when the clock passes the record's own time (an earlier record may still arrive
+until then); at that point any stage never announced is backfilled, so the final alert set
+depends on event times, not on arrival order within the lateness window. A record whose event
+time precedes the deadline but which arrives after the breach was announced retracts it.
 """
 
 from __future__ import annotations
@@ -162,32 +163,55 @@ def _closed_items(ob: Obligation) -> list[WorkItemClosed]:
 # --- applying an event ----------------------------------------------------------------------
 
 
-def _closing_effects(ob: Obligation, ctx: RuleContext) -> tuple[Obligation, list[Effect]]:
-    """Alerts owed when an obligation closes, and the obligation with them marked emitted."""
+def _closing_effects(
+    prev: Obligation | None, ob: Obligation, ctx: RuleContext
+) -> tuple[Obligation, list[Effect]]:
+    """Effects of an obligation met on time or cancelled (a late one waits for the clock).
+
+    An announced breach is retracted; an open work item is closed. `prev` is the obligation
+    before this event: when it had already been finalised as late, only the retraction is new.
+    """
     assert ob.closed_at is not None  # only called for closed obligations
     assert ob.outcome is not None
     effects: list[Effect] = []
     emitted = list(ob.emitted)
-    had_item = ob.has_work_item
-    if ob.outcome is Outcome.LATE:
-        for stage, at in ob.stage_times:
-            if stage not in emitted and at <= ob.closed_at:
-                effects.append(build_alert(ob, stage, ctx, ob.closed_at, ClockKind.EVENT_TIME))
-                emitted.append(stage)
-        effects.append(
-            build_alert(ob, Stage.RESOLVED_LATE, ctx, ob.closed_at, ClockKind.EVENT_TIME)
-        )
-        emitted.append(Stage.RESOLVED_LATE)
-    elif any(s in emitted for s in (Stage.BREACHED, Stage.ESCALATED)):
+    breach_announced = any(s in emitted for s in (Stage.BREACHED, Stage.ESCALATED))
+    if breach_announced and Stage.RETRACTED not in emitted:
         effects.append(build_alert(ob, Stage.RETRACTED, ctx, ob.closed_at, ClockKind.EVENT_TIME))
         emitted.append(Stage.RETRACTED)
-    if had_item:
+    already_counted = prev is not None and prev.outcome is not None and not prev.pending_late
+    if ob.has_work_item and not already_counted:
         effects.extend(_closed_items(ob))
-    effects.append(
-        ObligationClosed(
-            ob.rule_id, ob.outcome, ob.offence_group, ob.area, ob.cause, ob.considered_event_ids
-        )
+    if not already_counted:
+        effects.append(_closed_metric(ob))
+    return replace(ob, emitted=tuple(emitted)), effects
+
+
+def _closed_metric(ob: Obligation) -> ObligationClosed:
+    assert ob.outcome is not None  # only for closed obligations
+    return ObligationClosed(
+        ob.rule_id, ob.outcome, ob.offence_group, ob.area, ob.cause, ob.considered_event_ids
     )
+
+
+def _finalise_late(ob: Obligation, ctx: RuleContext) -> tuple[Obligation, list[Effect]]:
+    """The clock passed a late satisfaction: announce every stage it missed, then resolve.
+
+    Stages are backfilled so that the final alert set depends only on event times, not on
+    whether a tick happened to fall between the deadline and the late record.
+    """
+    assert ob.closed_at is not None  # only for pending-late obligations
+    effects: list[Effect] = []
+    emitted = list(ob.emitted)
+    for stage, at in ob.stage_times:
+        if stage not in emitted and at <= ob.closed_at:
+            effects.append(build_alert(ob, stage, ctx, ob.closed_at, ClockKind.EVENT_TIME))
+            emitted.append(stage)
+    effects.append(build_alert(ob, Stage.RESOLVED_LATE, ctx, ob.closed_at, ClockKind.EVENT_TIME))
+    emitted.append(Stage.RESOLVED_LATE)
+    if ob.has_work_item:
+        effects.extend(_closed_items(ob))
+    effects.append(_closed_metric(ob))
     return replace(ob, emitted=tuple(emitted)), effects
 
 
@@ -200,8 +224,11 @@ def _diff(before: CaseState, after: CaseState, ctx: RuleContext) -> tuple[CaseSt
             continue
         if prev is None:
             effects.append(ObligationOpened(ob.rule_id, ob.offence_group, ob.area))
-        if (prev is None or prev.is_open) and not ob.is_open:
-            closed, more = _closing_effects(ob, ctx)
+        newly_met = ob.outcome in (Outcome.ON_TIME, Outcome.CANCELLED) and (
+            prev is None or prev.outcome is None or prev.outcome is Outcome.LATE
+        )
+        if newly_met:
+            closed, more = _closing_effects(prev, ob, ctx)
             changed[oid] = closed
             effects.extend(more)
     if changed:
@@ -284,16 +311,20 @@ def advance(
     obligations = dict(case.obligations)
     now = clock.now
     for oid, ob in case.obligations.items():
-        if not ob.is_open:
+        pending = ob.pending_late
+        if not ob.is_open and not pending:
             if ob.closed_at is not None and ob.closed_at + retention <= now:
                 del obligations[oid]
             continue
+        # A late-satisfied obligation still announces the stages the clock passes before the
+        # satisfying event's time; a satisfied one is no longer held undecided.
+        cutoff = min(now, ob.closed_at) if pending and ob.closed_at is not None else now
         emitted = list(ob.emitted)
         undecided = ob.undecided
         for stage, at in ob.stage_times:
-            if stage in emitted or at > now:
+            if stage in emitted or at > cutoff:
                 continue
-            if stage is not Stage.DUE_SOON and ob.source in stale_sources:
+            if not pending and stage is not Stage.DUE_SOON and ob.source in stale_sources:
                 undecided = True
                 break
             alert = build_alert(ob, stage, ctx, now, clock.kind)
@@ -301,8 +332,12 @@ def advance(
             effects.extend(work_items(alert, at))
             emitted.append(stage)
             undecided = False
-        if tuple(emitted) != ob.emitted or undecided != ob.undecided:
-            obligations[oid] = replace(ob, emitted=tuple(emitted), undecided=undecided)
+        updated = replace(ob, emitted=tuple(emitted), undecided=undecided)
+        if pending and ob.closed_at is not None and ob.closed_at <= now:
+            updated, more = _finalise_late(updated, ctx)
+            effects.extend(more)
+        if updated != ob:
+            obligations[oid] = updated
     if not obligations:
         last = case.facts.get("last_event_at")
         if last is None or datetime.fromisoformat(last) + retention <= now:
@@ -321,6 +356,10 @@ def next_due(
     """When `advance` next has something to do for this case (None: nothing, ever)."""
     times: list[datetime] = []
     for ob in case.obligations.values():
+        if ob.pending_late and ob.closed_at is not None:
+            nxt = ob.next_stage()
+            times.append(min(nxt[1], ob.closed_at) if nxt else ob.closed_at)
+            continue
         if not ob.is_open:
             if ob.closed_at is not None:
                 times.append(ob.closed_at + retention)

@@ -88,6 +88,15 @@ class Obligation:
         return self.outcome is None
 
     @property
+    def pending_late(self) -> bool:
+        """Satisfied late, but not yet announced: the clock has not reached `closed_at`.
+
+        Until the clock passes the satisfying event's time, an earlier (possibly on-time)
+        satisfying event may still arrive within the lateness window and re-time the closure.
+        """
+        return self.outcome is Outcome.LATE and Stage.RESOLVED_LATE not in self.emitted
+
+    @property
     def has_work_item(self) -> bool:
         """A warning stage was announced, so a work item is open on the owning queue."""
         return any(stage in WARNING_STAGES for stage in self.emitted)

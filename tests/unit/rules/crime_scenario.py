@@ -228,13 +228,19 @@ def engine_for(family: RuleFamily, **kwargs: Any) -> Engine:
 
 
 def run(engine: Engine, steps: Sequence[Step]) -> list[AlertEvent]:
-    """Feed the steps: events are processed, datetimes advance the watermark; the alerts."""
+    """Feed the steps (events processed, datetimes advance the watermark), then the end."""
     out: list[AlertEvent] = []
+    latest: datetime | None = None
     for step in steps:
         if isinstance(step, datetime):
             effects = engine.advance(Clock(step, ClockKind.EVENT_TIME_WATERMARK))
         else:
             effects = engine.process(step)
+        moment = step if isinstance(step, datetime) else step.time
+        latest = moment if latest is None or moment > latest else latest
+        out.extend(e for e in effects if isinstance(e, AlertEvent))
+    if latest is not None:  # end of input: the clock reaches the last moment, as replay does
+        effects = engine.advance(Clock(latest, ClockKind.EVENT_TIME_WATERMARK))
         out.extend(e for e in effects if isinstance(e, AlertEvent))
     return out
 

@@ -204,13 +204,18 @@ def reclassified(
 
 
 def run(engine: Engine, steps: Sequence[Step]) -> list[Effect]:
-    """Feed the steps to the engine: events are processed, datetimes advance the watermark."""
+    """Feed the steps: events are processed, datetimes advance the watermark, then the end."""
     effects: list[Effect] = []
+    latest: datetime | None = None
     for step in steps:
         if isinstance(step, datetime):
             effects.extend(engine.advance(Clock(step, WATERMARK)))
         else:
             effects.extend(engine.process(step))
+        moment = step if isinstance(step, datetime) else step.time
+        latest = moment if latest is None or moment > latest else latest
+    if latest is not None:  # end of input: the clock reaches the last moment, as replay does
+        effects.extend(engine.advance(Clock(latest, WATERMARK)))
     return effects
 
 

@@ -2,8 +2,9 @@
 
 Random but valid histories (incidents with disclosures of random groups and victims, crime records
 at random delays, N100s, cancellations, notifications, referrals, closures, safeguarding) are run
-replay-style: after each event the clock advances to the event-time watermark (the latest event
-time seen minus the allowed lateness), and at the end to well past every deadline. Then:
+replay-style through `streams.rules.replayer.Replayer` (a reorder buffer releasing events in
+event-time order once the watermark, the latest event time seen minus the allowed lateness, has
+passed them), and at the end to well past every deadline. Then:
 
 (a) any arrival order within the lateness window gives the same final alerts (ids, stages and
     content, apart from which clock noticed them);
@@ -27,7 +28,6 @@ from schemas.codes import (
     ActorRole,
     AviType,
     CancellationClass,
-    ClockKind,
     ClosureOutcome,
     IncidentCategory,
     N100Outcome,
@@ -40,8 +40,9 @@ from schemas.codes import (
 )
 from schemas.events import Envelope
 from streams.rules.duties import RuleContext
-from streams.rules.engine import Clock, Effect, Engine
+from streams.rules.engine import Effect, Engine
 from streams.rules.families import ALL_FAMILIES
+from streams.rules.replayer import Replayer
 from tests.factories import (
     T0,
     make_cancellation_ratified,
@@ -276,31 +277,27 @@ def within_lateness(draw: st.DrawFn, events: Sequence[Envelope]) -> list[Envelop
 # --- running --------------------------------------------------------------------------------
 
 
-def _engine() -> Engine:
-    return Engine(ALL_FAMILIES, RuleContext())
+def _replayer() -> Replayer:
+    return Replayer(Engine(ALL_FAMILIES, RuleContext()), LATENESS)
 
 
-def _replay(
-    engine: Engine, events: Sequence[Envelope], latest: datetime | None = None
-) -> tuple[list[Effect], datetime | None]:
-    """Process events replay-style; returns the effects and the latest event time seen."""
+def _replay(replayer: Replayer, events: Sequence[Envelope]) -> list[Effect]:
+    """Push events in arrival order through the reorder buffer; the effects released."""
     out: list[Effect] = []
     for event in events:
-        latest = event.time if latest is None else max(latest, event.time)
-        out.extend(engine.process(event))
-        out.extend(engine.advance(Clock(latest - LATENESS, ClockKind.EVENT_TIME_WATERMARK)))
-    return out, latest
+        out.extend(replayer.push(event))
+    return out
 
 
-def _finish(engine: Engine, latest: datetime | None) -> list[Effect]:
-    assert latest is not None
-    return engine.advance(Clock(latest + END_MARGIN, ClockKind.EVENT_TIME_WATERMARK))
+def _finish(replayer: Replayer, events: Sequence[Envelope]) -> list[Effect]:
+    """End of input, then the clock runs well past every deadline and escalation."""
+    end = max(e.time for e in events) + END_MARGIN
+    return replayer.finish(end)
 
 
 def _run(events: Sequence[Envelope]) -> list[Effect]:
-    engine = _engine()
-    out, latest = _replay(engine, events)
-    return out + _finish(engine, latest)
+    replayer = _replayer()
+    return _replay(replayer, events) + _finish(replayer, events)
 
 
 def _final_alerts(effects: Sequence[Effect]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -366,10 +363,10 @@ def test_snapshot_and_restore_midway__gives_the_uninterrupted_output(data):
     """Stopping, snapshotting to JSON and restoring into a new engine changes nothing after."""
     events = data.draw(histories())
     cut = data.draw(st.integers(min_value=0, max_value=len(events)))
-    first = _engine()
-    before, latest = _replay(first, events[:cut])
-    second = _engine()
+    first = _replayer()
+    before = _replay(first, events[:cut])
+    second = _replayer()
     second.restore(json.loads(json.dumps(first.snapshot())))
-    after, latest = _replay(second, events[cut:], latest)
-    resumed = before + after + _finish(second, latest)
+    after = _replay(second, events[cut:])
+    resumed = before + after + _finish(second, events)
     assert _serialised(resumed) == _serialised(_run(events))
