@@ -294,6 +294,43 @@ def apply(
 # --- advancing the clock --------------------------------------------------------------------
 
 
+def _expire(ob: Obligation, now: datetime) -> tuple[Obligation, list[Effect]]:
+    expired = replace(ob, outcome=Outcome.EXPIRED, closed_at=now)
+    effects: list[Effect] = list(_closed_items(expired)) if expired.has_work_item else []
+    effects.append(_closed_metric(expired))
+    return expired, effects
+
+
+def _announce_due(
+    ob: Obligation, clock: Clock, ctx: RuleContext, stale_sources: frozenset[str]
+) -> tuple[Obligation, list[Effect]]:
+    """Announce the stages of one open or pending-late obligation that the clock has passed."""
+    effects: list[Effect] = []
+    now = clock.now
+    pending = ob.pending_late
+    # A late-satisfied obligation still announces the stages the clock passes before the
+    # satisfying event's time; a satisfied one is no longer held undecided.
+    cutoff = min(now, ob.closed_at) if pending and ob.closed_at is not None else now
+    emitted = list(ob.emitted)
+    undecided = ob.undecided
+    for stage, at in ob.stage_times:
+        if stage in emitted or at > cutoff:
+            continue
+        if not pending and stage is not Stage.DUE_SOON and ob.source in stale_sources:
+            undecided = True
+            break
+        alert = build_alert(ob, stage, ctx, now, clock.kind)
+        effects.append(alert)
+        effects.extend(work_items(alert, at))
+        emitted.append(stage)
+        undecided = False
+    updated = replace(ob, emitted=tuple(emitted), undecided=undecided)
+    if pending and ob.closed_at is not None and ob.closed_at <= now:
+        updated, more = _finalise_late(updated, ctx)
+        effects.extend(more)
+    return updated, effects
+
+
 def advance(
     case: CaseState,
     clock: Clock,
@@ -301,43 +338,29 @@ def advance(
     *,
     stale_sources: frozenset[str] = frozenset(),
     retention: timedelta = DEFAULT_RETENTION,
+    max_age: timedelta | None = None,
 ) -> Step:
     """The clock reaches a case: announce every stage now due, purge what retention allows.
 
     A breach whose satisfying source is silent (`stale_sources`) is held as undecided rather
     than announced; it is announced once the source speaks again and nothing satisfied it.
+
+    `max_age` is the guardrail that bounds state: an obligation still open that long after its
+    clock started is closed as expired (counted, and its work item closed), never kept forever.
     """
     effects: list[Effect] = []
     obligations = dict(case.obligations)
     now = clock.now
     for oid, ob in case.obligations.items():
-        pending = ob.pending_late
-        if not ob.is_open and not pending:
+        if ob.is_open and max_age is not None and ob.clock_start + max_age <= now:
+            obligations[oid], more = _expire(ob, now)
+        elif ob.is_open or ob.pending_late:
+            obligations[oid], more = _announce_due(ob, clock, ctx, stale_sources)
+        else:
             if ob.closed_at is not None and ob.closed_at + retention <= now:
                 del obligations[oid]
             continue
-        # A late-satisfied obligation still announces the stages the clock passes before the
-        # satisfying event's time; a satisfied one is no longer held undecided.
-        cutoff = min(now, ob.closed_at) if pending and ob.closed_at is not None else now
-        emitted = list(ob.emitted)
-        undecided = ob.undecided
-        for stage, at in ob.stage_times:
-            if stage in emitted or at > cutoff:
-                continue
-            if not pending and stage is not Stage.DUE_SOON and ob.source in stale_sources:
-                undecided = True
-                break
-            alert = build_alert(ob, stage, ctx, now, clock.kind)
-            effects.append(alert)
-            effects.extend(work_items(alert, at))
-            emitted.append(stage)
-            undecided = False
-        updated = replace(ob, emitted=tuple(emitted), undecided=undecided)
-        if pending and ob.closed_at is not None and ob.closed_at <= now:
-            updated, more = _finalise_late(updated, ctx)
-            effects.extend(more)
-        if updated != ob:
-            obligations[oid] = updated
+        effects.extend(more)
     if not obligations:
         last = case.facts.get("last_event_at")
         if last is None or datetime.fromisoformat(last) + retention <= now:
@@ -352,6 +375,7 @@ def next_due(
     *,
     stale_sources: frozenset[str] = frozenset(),
     retention: timedelta = DEFAULT_RETENTION,
+    max_age: timedelta | None = None,
 ) -> datetime | None:
     """When `advance` next has something to do for this case (None: nothing, ever)."""
     times: list[datetime] = []
@@ -364,6 +388,8 @@ def next_due(
             if ob.closed_at is not None:
                 times.append(ob.closed_at + retention)
             continue
+        if max_age is not None:
+            times.append(ob.clock_start + max_age)
         nxt = ob.next_stage()
         if nxt is None:
             continue
@@ -470,10 +496,12 @@ class Engine:
         *,
         retention: timedelta = DEFAULT_RETENTION,
         staleness: timedelta | None = None,
+        max_age: timedelta | None = None,
     ) -> None:
         self.families = tuple(families)
         self.ctx = ctx or RuleContext()
         self.retention = retention
+        self.max_age = max_age
         self.cases: dict[CaseKey, CaseState] = {}
         self.index: DueIndex[CaseKey] = DueIndex()
         self.sources = SourceMonitor(staleness) if staleness is not None else None
@@ -485,7 +513,9 @@ class Engine:
             return
         self.cases[key] = case
         stale = self.sources.stale if self.sources else frozenset()
-        self.index.schedule(key, next_due(case, stale_sources=stale, retention=self.retention))
+        self.index.schedule(
+            key, next_due(case, stale_sources=stale, retention=self.retention, max_age=self.max_age)
+        )
 
     def process(
         self, event: Envelope, clock_kind: ClockKind = ClockKind.EVENT_TIME_WATERMARK
@@ -516,7 +546,14 @@ class Engine:
             case = self.cases.get(key)
             if case is None:
                 continue
-            step = advance(case, clock, self.ctx, stale_sources=stale, retention=self.retention)
+            step = advance(
+                case,
+                clock,
+                self.ctx,
+                stale_sources=stale,
+                retention=self.retention,
+                max_age=self.max_age,
+            )
             self._store(key, step.case)
             effects.extend(step.effects)
         return effects
@@ -525,7 +562,10 @@ class Engine:
         """Recompute every case's next due time (after restore, or when a source resumes)."""
         stale = self.sources.stale if self.sources else frozenset()
         self.index.rebuild(
-            (key, next_due(case, stale_sources=stale, retention=self.retention))
+            (
+                key,
+                next_due(case, stale_sources=stale, retention=self.retention, max_age=self.max_age),
+            )
             for key, case in self.cases.items()
         )
 

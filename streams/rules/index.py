@@ -9,20 +9,27 @@ restart or a partition assignment, so it is never persisted.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-K = TypeVar("K", bound=Hashable)
+
+class _OrderedKey(Protocol):
+    def __lt__(self, other: Any, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+
+K = TypeVar("K", bound=_OrderedKey)
 
 
 class DueIndex(Generic[K]):
     """Case keys ordered by the time their next stage falls due."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[datetime, int, K]] = []
+        # Ties are broken by the key itself, so the order of due cases depends only on the
+        # state, not on the history of scheduling: a rebuilt index pops in the same order.
+        self._heap: list[tuple[datetime, K]] = []
         self._scheduled: dict[K, datetime] = {}
-        self._counter = 0  # ties broken by insertion order, never by comparing keys
 
     def __len__(self) -> int:
         return len(self._scheduled)
@@ -35,15 +42,14 @@ class DueIndex(Generic[K]):
         if self._scheduled.get(key) == due:
             return
         self._scheduled[key] = due
-        self._counter += 1
-        heapq.heappush(self._heap, (due, self._counter, key))
+        heapq.heappush(self._heap, (due, key))
 
     def pop_due(self, now: datetime) -> list[K]:
         """Every key due at or before `now`, each once, removed from the index."""
         due: list[K] = []
         heap = self._heap
         while heap and heap[0][0] <= now:
-            at, _, key = heapq.heappop(heap)
+            at, key = heapq.heappop(heap)
             if self._scheduled.get(key) == at:
                 del self._scheduled[key]
                 due.append(key)
@@ -52,16 +58,12 @@ class DueIndex(Generic[K]):
     def next_due(self) -> datetime | None:
         """The earliest scheduled time, skipping entries that were superseded."""
         heap = self._heap
-        while heap and self._scheduled.get(heap[0][2]) != heap[0][0]:
+        while heap and self._scheduled.get(heap[0][1]) != heap[0][0]:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
     def rebuild(self, entries: Iterable[tuple[K, datetime | None]]) -> None:
         """Replace the whole index, e.g. from table contents after recovery."""
         self._scheduled = {k: d for k, d in entries if d is not None}
-        self._heap = []
-        self._counter = 0
-        for key, due in self._scheduled.items():
-            self._counter += 1
-            self._heap.append((due, self._counter, key))
+        self._heap = [(due, key) for key, due in self._scheduled.items()]
         heapq.heapify(self._heap)
