@@ -47,7 +47,7 @@ def _free_port() -> int:
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -70,7 +70,7 @@ class Worker:
     def start(self) -> None:
         self.readiness_seen = []
         handle = self.log.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own console script
+        self.proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "ncrs-monitor"), "worker"],
             env=self.env,
             cwd=ROOT,
