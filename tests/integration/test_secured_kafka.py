@@ -10,12 +10,16 @@ print a traceback.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +34,8 @@ from streams.admin import TopicStatus
 from streams.errors import BrokerError, ConfigError
 from streams.kafka_client import client_kwargs
 from streams.settings import Settings, load_settings
-from tests.factories import make_incident_reported
+from tests.factories import at, make_disclosure, make_incident_reported
+from tests.poison import SENTINEL_NAME, SENTINELS, with_personal_data
 
 ROOT = Path(__file__).resolve().parents[2]
 SECURE_KAFKA = ROOT / "deploy" / "local-kafka" / "secure" / "secure-kafka.sh"
@@ -39,6 +44,7 @@ USER = "ncrs"
 FAIL_FAST_S = 20.0
 """A misconfigured client must give up within this long (the brief: fail fast at start)."""
 ROUND_TRIP_TIMEOUT_S = 30.0
+WORKER_READY_TIMEOUT_S = 90.0
 
 
 @dataclass(frozen=True)
@@ -271,5 +277,113 @@ def test_cli_wrong_password_is_one_line_and_exit_2(secure_broker):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "NCRS_SASL_PASSWORD" in result.stderr
+    assert "not-the-password" not in result.stderr + result.stdout
+    assert time.monotonic() - started < FAIL_FAST_S
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _worker_env(broker: SecureBroker, name: str, port: int, **overrides: Any) -> dict[str, str]:
+    settings = broker.sasl_settings(
+        app_id=f"secured-{name}",
+        topic_suffix=f".{name}",
+        topic_partitions=1,
+        grace_seconds=0,
+        tick_interval_seconds=1,
+        log_format="json",
+        web_host="127.0.0.1",
+        web_port=port,
+        **overrides,
+    )
+    return {**broker.env(settings), "PYTHONPATH": str(ROOT)}
+
+
+async def _first_alert_for(settings: Settings, topic: str, incident_ref: str) -> dict[str, Any]:
+    consumer = AIOKafkaConsumer(
+        topic, **client_kwargs(settings), group_id=f"check-{topic}", auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(ROUND_TRIP_TIMEOUT_S):
+            async for message in consumer:
+                alert = json.loads(message.value)
+                if alert.get("subject", {}).get("incident_ref") == incident_ref:
+                    return dict(alert)
+    finally:
+        await consumer.stop()
+    raise AssertionError("unreachable")
+
+
+async def test_worker_processes_an_event_end_to_end_over_sasl_ssl(
+    secure_broker, unique_name, tmp_path
+):
+    """A worker over SASL_SSL alerts on an incident, dead-letters a bad one, logs no PII."""
+    name = unique_name[-40:].strip("-.")
+    settings = load_settings(
+        **secure_broker.sasl_settings(topic_partitions=1, topic_suffix=f".{name}")
+    )
+    specs = admin.resolve_specs(settings, suffix=f".{name}")
+    admin.raise_on_mismatch(await admin.ensure_topics(settings, specs, timeout=FAIL_FAST_S))
+    port = _free_ports(1)[0]
+    log = tmp_path / "worker.log"
+    with log.open("wb") as handle:
+        proc = subprocess.Popen(
+            [CLI, "worker"],
+            env=_worker_env(secure_broker, name, port),
+            cwd=ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
+        while not _ready(port):
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "not ready:\n" + log.read_text()[-3000:]
+            await asyncio.sleep(0.2)
+        incident = make_incident_reported(
+            incident_ref=f"SEC-{name}"[:60], received_at=at(0), disclosures=[make_disclosure()]
+        )
+        producer = AIOKafkaProducer(**client_kwargs(settings), acks="all")
+        await producer.start()
+        try:
+            key = (incident.incident_ref or "").encode()
+            topic = f"ncrs.incidents.v1.{name}"
+            laden = with_personal_data(incident.model_dump(mode="json", exclude_none=True))
+            wrong = {**laden, "time": SENTINEL_NAME}
+            for value in (json.dumps(wrong).encode(), json.dumps(laden).encode()):
+                await producer.send_and_wait(topic, value, key=key)
+        finally:
+            await producer.stop()
+        alert = await _first_alert_for(
+            settings, f"ncrs.alerts.v1.{name}", incident.incident_ref or ""
+        )
+        assert alert["rule_id"] == "REC-24H"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    assert code == 0, log.read_text()[-3000:]
+    logged = log.read_text()
+    assert "dead_letter" in logged, "the wrong-typed event must have been dead-lettered"
+    assert [s for s in SENTINELS if s in logged] == [], "personal data in the worker's log"
+
+
+def test_worker_with_wrong_password_exits_fast_with_a_clear_error(secure_broker, tmp_path):
+    """A worker given a wrong SCRAM password exits 2 within seconds, naming the setting."""
+    env = _worker_env(
+        secure_broker, "wrong-password", _free_ports(1)[0], sasl_password="not-the-password"
+    )
+    started = time.monotonic()
+    result = subprocess.run(  # noqa: PLW1510 - the test asserts on the return code
+        [CLI, "worker"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "NCRS_SASL_PASSWORD" in result.stderr
+    assert "Traceback" not in result.stderr
     assert "not-the-password" not in result.stderr + result.stdout
     assert time.monotonic() - started < FAIL_FAST_S

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from schemas.codes import ClockKind, OffenceGroup
 from schemas.deadletter import DeadLetter, DeadLetterOrigin
 from schemas.events import INPUT_EVENT_TYPES
 from schemas.registry import DecodeError, decode_event
+from streams.replay.runner import replay_files
 from streams.rules.engine import Clock, Effect, Engine
 from streams.rules.families import ALL_FAMILIES
 from tests.factories import ALL_EVENT_TYPES, at, make_disclosure, make_event_dict
@@ -192,3 +194,20 @@ def test_upcast_of_old_version_carrying_personal_data_drops_it():
     decoded = decode_event(_raw(with_personal_data(event)))
     assert decoded.schema_version == INPUT_EVENT_TYPES["crime.cancelled"].SCHEMA_VERSION
     assert _leaks(decoded.model_dump_json()) == []
+
+
+def test_replay_outputs_carry_no_personal_data(tmp_path: Path):
+    """Replaying sentinel-laden NDJSON: no sentinel in alerts, items, reasons or measures."""
+    lines = [_raw(with_personal_data(event)) for event in _scenario()]
+    lines += [raw for _, raw in _wrong_typed("incident.reported")]
+    path = tmp_path / "input.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    result = replay_files([path], as_of=at(24 * 120))
+    assert result.alerts
+    assert result.dead_letters
+    assert result.open_items
+    texts = [a.model_dump_json() for a in result.alerts]
+    texts += [item.model_dump_json() for item in result.open_items.values()]
+    texts += [d.model_dump_json(exclude={"original_b64"}) for d in result.dead_letters]
+    texts.append(repr(result.measures))
+    assert [t for t in texts if _leaks(t)] == []
