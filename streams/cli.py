@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from streams import __version__
-from streams.commands import schemas_cmd, topics_cmd, worker
+from streams.commands import replay, schemas_cmd, simulate, topics_cmd, worker
 from streams.errors import NcrsError
 
 EXIT_ERROR = 2
@@ -29,6 +29,8 @@ app = typer.Typer(
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(worker.app, name="worker")
+app.command("simulate")(simulate.simulate)
+app.command("replay")(replay.replay)
 
 
 def _print_version(value: bool) -> None:

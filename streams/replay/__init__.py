@@ -8,6 +8,6 @@ memory, for the golden "replay equals live" comparison.
 
 from __future__ import annotations
 
-from streams.replay.runner import Replayer, ReplayResult, replay_events, replay_files
+from streams.replay.runner import AuditReplay, ReplayResult, replay_events, replay_files
 
-__all__ = ["ReplayResult", "Replayer", "replay_events", "replay_files"]
+__all__ = ["AuditReplay", "ReplayResult", "replay_events", "replay_files"]

@@ -19,17 +19,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from schemas.alerts import AlertEvent, WorkItem
-from schemas.codes import ClockKind, Severity, Stage
+from schemas.codes import Severity, Stage
 from schemas.deadletter import DeadLetter, DeadLetterOrigin
 from schemas.events import Envelope
 from schemas.registry import DecodeError, decode_event
 from streams.replay.reader import iter_lines
 from streams.rules.duties import RuleContext
-from streams.rules.engine import Clock, Engine
+from streams.rules.engine import Engine
 from streams.rules.families import ALL_FAMILIES
 from streams.rules.family import RuleFamily
 from streams.rules.measures import ComplianceMeasures
 from streams.rules.model import WorkItemClosed, derive_id
+from streams.rules.replayer import Replayer
 
 DEFAULT_LATENESS = timedelta(hours=1)
 """How far out of event-time order an event may arrive and still be judged by its own time."""
@@ -70,8 +71,13 @@ class ReplayResult:
         )[:limit]
 
 
-class Replayer:
-    """Feeds events to an `Engine` on the event-time watermark and keeps the results."""
+class AuditReplay:
+    """Runs events through `streams.rules.replayer.Replayer` and keeps what comes out.
+
+    The rules core's `Replayer` owns the clock (a reorder buffer released on the event-time
+    watermark, the same decisions for any arrival order within the lateness window); this class
+    only builds the engine, feeds the measures and collects alerts, work items and dead letters.
+    """
 
     def __init__(
         self,
@@ -83,20 +89,19 @@ class Replayer:
         self.lateness = lateness
         self.families = tuple(families)
         self.ctx = ctx
-        self.engine: Engine | None = None
+        self.replayer: Replayer | None = None
         self.result = ReplayResult()
-        self._max_time: datetime | None = None
-        self._watermark: datetime | None = None
 
-    def _engine_for(self, event: Envelope) -> Engine:
-        """The engine, made on the first event so alerts carry that event's force code."""
-        if self.engine is None:
+    def _replayer_for(self, event: Envelope) -> Replayer:
+        """The replayer, made on the first event so alerts carry that event's force code."""
+        if self.replayer is None:
             ctx = self.ctx or RuleContext(force_code=event.force_code)
-            self.engine = Engine(self.families, ctx)
-            self.result.engine = self.engine
-        return self.engine
+            engine = Engine(self.families, ctx)
+            self.result.engine = engine
+            self.replayer = Replayer(engine, self.lateness)
+        return self.replayer
 
-    def _collect(self, effects: Iterable[object]) -> None:
+    def _collect(self, effects: Sequence[object]) -> None:
         result = self.result
         result.measures.observe(effects)
         for effect in effects:
@@ -108,23 +113,19 @@ class Replayer:
                 result.open_items.pop(f"{effect.queue.value}|{effect.item_id}", None)
 
     def feed(self, event: Envelope) -> None:
-        """Process one event, then advance the watermark if it moved."""
-        engine = self._engine_for(event)
+        """Accept one event (in arrival order) and collect whatever the watermark releases."""
+        replayer = self._replayer_for(event)
         result = self.result
         result.events += 1
         result.measures.observe_event(event)
-        self._collect(engine.process(event))
         at = event.time
-        if self._max_time is None or at > self._max_time:
-            self._max_time = at
-            if result.first_event_at is None:
-                result.first_event_at = at
-            watermark = at - self.lateness
-            if self._watermark is None or watermark > self._watermark:
-                self._watermark = watermark
-                self._collect(engine.advance(Clock(watermark, ClockKind.EVENT_TIME_WATERMARK)))
         if result.first_event_at is None or at < result.first_event_at:
             result.first_event_at = at
+        if result.last_event_at is None or at > result.last_event_at:
+            result.last_event_at = at
+        effects = replayer.push(event)
+        if effects:
+            self._collect(effects)
 
     def dead_letter(self, exc: DecodeError, raw: bytes, file: str, line: int) -> None:
         """Keep a bad line with its reason and origin; the run goes on."""
@@ -140,20 +141,17 @@ class Replayer:
         )
 
     def finish(self, as_of: datetime | None = None) -> ReplayResult:
-        """Advance to `as_of` (default: the last event time) and count open breaches."""
+        """Release the buffer, run the clock to `as_of` (default: the last event time), and
+        count the obligations still open with a breach announced."""
         result = self.result
-        result.last_event_at = self._max_time
-        end = as_of or self._max_time
-        if self.engine is not None and end is not None:
-            if self._watermark is None or end > self._watermark:
-                self._watermark = end
-                self._collect(self.engine.advance(Clock(end, ClockKind.EVENT_TIME_WATERMARK)))
+        if self.replayer is not None and result.engine is not None:
+            self._collect(self.replayer.finish(as_of))
             result.open_breaches = sum(
                 1
-                for ob in self.engine.open_obligations()
+                for ob in result.engine.open_obligations()
                 if Stage.BREACHED in ob.emitted or Stage.ESCALATED in ob.emitted
             )
-        result.as_of = end
+        result.as_of = as_of or result.last_event_at
         return result
 
 
@@ -166,7 +164,7 @@ def replay_events(
     ctx: RuleContext | None = None,
 ) -> list[AlertEvent]:
     """The alerts a replay emits for these events, in emission order (the golden comparison)."""
-    replayer = Replayer(lateness=lateness, families=families, ctx=ctx)
+    replayer = AuditReplay(lateness=lateness, families=families, ctx=ctx)
     for event in events:
         replayer.feed(event)
     return replayer.finish(as_of).alerts
@@ -186,7 +184,7 @@ def replay_files(
     Raises OSError (including gzip's BadGzipFile) when a file cannot be read: that is an I/O
     error for the caller to report, not bad input.
     """
-    replayer = Replayer(lateness=lateness, families=families, ctx=ctx)
+    replayer = AuditReplay(lateness=lateness, families=families, ctx=ctx)
     feed = replayer.feed
     lines = 0
     for name, number, raw, consumed in _lines(paths):

@@ -188,6 +188,9 @@ class SimConfig:
     start: datetime = DEFAULT_START
     tail_days: int = TAIL_DAYS
     lateness_seconds: float = DEFAULT_LATENESS_SECONDS
+    crime_share: float | None = None
+    """Share of incidents that disclose a crime; None derives it from the profile's volumes
+    (about one in five). Tests that need many crimes quickly set it to 1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +410,8 @@ class Generator:
             / self.profile.volume.calls_for_service_per_year
         )
         crime_share = min(1.0, disclosures_per_incident / (1.0 + self._further_weight()))
+        if cfg.crime_share is not None:
+            crime_share = cfg.crime_share
         seq = 0
         for day in range(cfg.days):
             day_start = cfg.start + timedelta(days=day)
