@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from streams import __version__
-from streams.commands import replay, schemas_cmd, simulate, topics_cmd, worker
+from streams.commands import replay, report, schemas_cmd, simulate, topics_cmd, worker
 from streams.errors import NcrsError
 
 EXIT_ERROR = 2
@@ -31,6 +31,7 @@ app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(worker.app, name="worker")
 app.command("simulate")(simulate.simulate)
 app.command("replay")(replay.replay)
+app.command("report")(report.report)
 
 
 def _print_version(value: bool) -> None:
