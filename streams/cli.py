@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from streams import __version__
-from streams.commands import replay, report, schemas_cmd, simulate, topics_cmd, worker
+from streams.commands import demo, replay, report, schemas_cmd, simulate, topics_cmd, worker
 from streams.errors import NcrsError
 
 EXIT_ERROR = 2
@@ -32,6 +32,7 @@ app.add_typer(worker.app, name="worker")
 app.command("simulate")(simulate.simulate)
 app.command("replay")(replay.replay)
 app.command("report")(report.report)
+app.command("demo")(demo.demo)
 
 
 def _print_version(value: bool) -> None:

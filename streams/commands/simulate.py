@@ -42,6 +42,12 @@ def simulate(
     start: Annotated[
         str, typer.Option("--start", help="First day (ISO date, UTC).")
     ] = "2016-06-01",
+    malformed_share: Annotated[
+        float | None,
+        typer.Option(
+            "--malformed-share", min=0.0, max=0.5, help="Override the profile's malformed share."
+        ),
+    ] = None,
 ) -> None:
     """Generate a realistic, seeded event stream and the breaches planted in it."""
     from streams.sim.generator import SimConfig, generate, write_lines
@@ -52,6 +58,9 @@ def simulate(
     except ProfileError as exc:
         typer.echo(f"ncrs-monitor: error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
+    if malformed_share is not None:
+        feed = loaded.feed.model_copy(update={"malformed_share": malformed_share})
+        loaded = loaded.model_copy(update={"feed": feed})
     config = SimConfig(
         loaded, days=days, incidents_per_day=incidents_per_day, seed=seed, start=_start(start)
     )
