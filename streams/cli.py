@@ -13,7 +13,16 @@ from typing import Annotated
 import typer
 
 from streams import __version__
-from streams.commands import demo, replay, report, schemas_cmd, simulate, topics_cmd, worker
+from streams.commands import (
+    audit_sample,
+    demo,
+    replay,
+    report,
+    schemas_cmd,
+    simulate,
+    topics_cmd,
+    worker,
+)
 from streams.errors import NcrsError
 
 EXIT_ERROR = 2
@@ -33,6 +42,7 @@ app.command("simulate")(simulate.simulate)
 app.command("replay")(replay.replay)
 app.command("report")(report.report)
 app.command("demo")(demo.demo)
+app.command("audit-sample")(audit_sample.audit_sample)
 
 
 def _print_version(value: bool) -> None:
