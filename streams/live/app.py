@@ -34,12 +34,20 @@ does not set in the agent's task; each read and write therefore runs under the e
 partition that owns the key (`_event_context`). Events are applied only on their key's own
 partition (see processing.py), so a key always lives in one partition.
 
-The clock. Timers cannot modify tables. A leader-only timer sends one tick per partition to
-each side topic; the agent that owns the partition advances the cases its in-memory `DueIndex`
-says are due. The index is derived data, rebuilt from the table after every rebalance (faust
-resumes stream processing only after recovery, so the first batch after a rebalance sees the
-recovered table) and scans only keys of this worker's active partitions: the memory store's
-`items()` also returns standby keys, which are filtered out by the key's partition.
+The clock (streams/live/clock.py). Timers cannot modify tables. A timer on every worker sends
+one tick to every partition of both side topics, carrying the bound of each input partition
+this worker owns: the wall clock minus grace while it is caught up (lag 0 against the
+consumer's highwater), else the latest event time it has processed and delivered there minus
+grace. The agent that owns a side partition keeps a decision clock per partition (the minimum
+over every input partition's latest bound, never moving backwards) and advances the cases its
+in-memory `DueIndex` says are due at that clock. While every input is caught up this is the
+wall clock minus grace, so a quiet overnight feed still breaches; while the worker (or another
+one) drains a backlog it is the event time the backlog has reached, so no breach is declared
+whose satisfying event is still waiting in that backlog. The index is derived data, rebuilt
+from the table after every rebalance (faust resumes stream processing only after recovery, so
+the first batch after a rebalance sees the recovered table) and scans only keys of this
+worker's active partitions: the memory store's `items()` also returns standby keys, which are
+filtered out by the key's partition.
 """
 
 from __future__ import annotations
@@ -62,15 +70,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from schemas.alerts import WorkItem
 from streams import __version__
 from streams.kafka_client import client_kwargs
+from streams.live.clock import Bound, InputProgress, Source, encode_tick, source_id
 from streams.live.health import Health, Progress
 from streams.live.metrics import Metrics
-from streams.live.processing import (
-    ORIGIN_HEADER,
-    TICK_HEADER,
-    BatchOutput,
-    SideProcessor,
-    encode_tick,
-)
+from streams.live.processing import ORIGIN_HEADER, TICK_HEADER, BatchOutput, SideProcessor
 from streams.live.topology import Topology, partition_for
 from streams.logs import get_logger
 from streams.rules.duties import RuleContext
@@ -144,17 +147,18 @@ class LiveWorker:
         self.topology = Topology.from_settings(settings)
         self.registry = registry or CollectorRegistry()
         ids = set(rule_ids) | {r for f in families for r in f.rule_ids}
+        catalogue = RuleContext().catalogue.with_overrides(settings.ruleset_overrides)
+        self.ctx = ctx or RuleContext(catalogue=catalogue, force_code=settings.force_code)
         self.metrics = Metrics(
             self.registry,
             rule_ids=sorted(ids),
             input_topics={spec.name for spec in TOPIC_OF_TYPE.values()},
             version=__version__,
             ruleset="live",
+            catalogue=self.ctx.catalogue,
         )
         self.health = Health()
         self.generation = 0
-        catalogue = RuleContext().catalogue.with_overrides(settings.ruleset_overrides)
-        self.ctx = ctx or RuleContext(catalogue=catalogue, force_code=settings.force_code)
         self.app = self._build_app()
         self.sides = {
             kind: SideProcessor(
@@ -170,6 +174,8 @@ class LiveWorker:
             for kind in CaseKind
         }
         self.built: dict[CaseKind, int] = dict.fromkeys(CaseKind, -1)
+        self.progress = InputProgress()
+        self._log_start: dict[Any, int] = {}
         self.tables = {
             kind: self.app.Table(
                 f"{kind.value}_cases",
@@ -234,12 +240,19 @@ class LiveWorker:
         async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
             self.generation += 1
             self.metrics.rebalances.inc()
+            self._log_start = {}
+            self.progress.retain(self._owned_inputs().values())
 
         app.on_partitions_assigned.connect(on_assigned)
 
-        @app.timer(interval=self.settings.tick_interval_seconds, on_leader=True)  # type: ignore[untyped-decorator]  # faust is untyped
+        # Every worker ticks (not only the leader): a tick carries the bounds of the inputs its
+        # sender owns, and each partition's clock waits for all of them (streams/live/clock.py).
+        @app.timer(interval=self.settings.tick_interval_seconds)  # type: ignore[untyped-decorator]  # faust is untyped
         async def tick() -> None:
-            await self.send_ticks()
+            try:
+                await self.send_ticks()
+            except Exception as exc:  # a lost tick only delays the clock; the next one follows
+                log.warning("tick_failed", error=type(exc).__name__)
 
         @app.timer(interval=1.0)  # type: ignore[untyped-decorator]  # faust is untyped
         async def heartbeat() -> None:
@@ -262,11 +275,66 @@ class LiveWorker:
 
     # --- the clock -------------------------------------------------------------------------
 
+    def _ticking(self) -> bool:
+        """Ticks vouch for delivered input: none while assignment or tables are in flux."""
+        app = self.app
+        if self.generation == 0 or app.rebalancing:
+            return False
+        recovery = app.tables.recovery  # type: ignore[attr-defined]  # on the concrete manager
+        return bool(recovery.completed.is_set()) and not recovery.in_recovery
+
+    def _owned_inputs(self) -> dict[Any, Source]:
+        """This worker's active input partitions (faust TPs) and their canonical sources."""
+        canonical = self.topology.canonical
+        return {
+            tp: (canonical[tp.topic], tp.partition)
+            for tp in self.app.assignor.assigned_actives()
+            if tp.topic in canonical
+        }
+
+    async def input_bounds(self, wall: datetime) -> dict[str, Bound | None]:
+        """The bound of every input partition this worker owns (streams/live/clock.py).
+
+        Lag is the consumer's highwater against the next offset to process: this worker's own
+        delivered progress, else the group's committed offset, else (nothing ever committed)
+        the log start, so an empty partition counts as caught up.
+        """
+        consumer = self.app.consumer
+        owned = self._owned_inputs()
+        # faust keeps committed offsets only privately (faust/transport/consumer.py).
+        committed = consumer._committed_offset  # type: ignore[attr-defined]  # no public API
+        unknown = [
+            tp
+            for tp, source in owned.items()
+            if self.progress.next_offset(source) is None
+            and committed.get(tp) is None
+            and tp not in self._log_start
+        ]
+        if unknown:
+            self._log_start.update(await consumer.earliest_offsets(*unknown))
+        grace = timedelta(seconds=self.settings.grace_seconds)
+        bounds: dict[str, Bound | None] = {}
+        for tp, source in owned.items():
+            floors = [o for o in (committed.get(tp), self._log_start.get(tp)) if o is not None]
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:  # not fetched yet, or just revoked: lag unknown
+                highwater = None
+            bounds[source_id(source)] = self.progress.bound(
+                source,
+                highwater=highwater,
+                floor=max(floors) if floors else None,
+                wall=wall,
+                grace=grace,
+            )
+        return bounds
+
     async def send_ticks(self) -> None:
-        """One tick per partition to each side topic; skipped during a rebalance."""
-        if self.app.rebalancing:
+        """One tick to every partition of both side topics; skipped while in flux."""
+        if not self._ticking():
             return
-        value = encode_tick(_now())
+        wall = _now()
+        value = encode_tick(wall, await self.input_bounds(wall))
         producer = self.app.producer
         pending = []
         for kind in CaseKind:
@@ -315,6 +383,9 @@ class LiveWorker:
                 else:
                     table[key] = case.to_dict()
         side.commit(batch)
+        # Only now may a tick vouch for these inputs: their forwards are on the side topics.
+        for source, (next_offset, reached) in out.progress.items():
+            self.progress.delivered(source, next_offset, reached)
         self._publish_gauges()
 
     async def deliver(self, kind: CaseKind, out: BatchOutput) -> None:
@@ -414,6 +485,11 @@ class LiveWorker:
             self.metrics.obligations_open.labels(rule=rule).set(n)
         for (queue,), child in _children(self.metrics.workqueue_open_items):
             child.set(items.get(queue, 0))
+        wall = _now()
+        for kind, side in self.sides.items():
+            lag = side.clock_lag(wall)
+            if lag is not None:
+                self.metrics.decision_clock_lag.labels(aggregate=kind.value).set(lag)
 
     # --- health ----------------------------------------------------------------------------
 

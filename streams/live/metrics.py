@@ -8,13 +8,15 @@ zero rather than a missing series before the first event. Labels are codes only,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from schemas.codes import OffenceGroup, Queue, Severity, Stage
 from schemas.deadletter import DeadLetterReason
-from streams.rules.model import Outcome
+from streams.rules.engine import DATA_COMPLETENESS
+from streams.rules.model import CaseKind, Outcome
+from streams.rules.ruleset import RulesetCatalogue
 
 DURATION_BUCKETS = (
     3600.0,
@@ -30,6 +32,60 @@ DURATION_BUCKETS = (
 
 TABLES = ("incident_cases", "crime_cases")
 
+S1, S2, S3, S4 = Severity.S1, Severity.S2, Severity.S3, Severity.S4
+ALERT_ROUTES: Mapping[str, tuple[tuple[Severity, ...], Queue]] = {
+    "REC-24H": ((S1, S2, S3), Queue.OMU),
+    "MULTI-CRIME": ((S1, S2, S3), Queue.OMU),
+    "CLOSE-REVIEW": ((S2,), Queue.CONTROL_ROOM),
+    "N100": ((S1,), Queue.FCR),
+    "N100-REASON": ((S1,), Queue.FCR),
+    "RAPE-MISCLASSIFIED": ((S1,), Queue.FCR),
+    "N100-AGEING": ((S2,), Queue.FCR),
+    "CANCEL-AUTHORITY": ((S1, S2), Queue.FCR),
+    "CANCEL-NOTIFY": ((S2, S3), Queue.VICTIM_CARE),
+    "CARE-REFERRAL": ((S2, S3), Queue.VICTIM_CARE),
+    "CRIME-CONFIRMATION": ((S3,), Queue.VICTIM_CARE),
+    "DA-SAFEGUARDING": ((S1, S2), Queue.PPU),
+    "MODERN-SLAVERY": ((S1, S2), Queue.PPU),
+    "EQUALITY-DATA": ((S4,), Queue.DATA_QUALITY),
+    "FILING-AUTHORITY": ((S2,), Queue.OMU),
+    DATA_COMPLETENESS: ((S2,), Queue.DATA_QUALITY),
+}
+"""Each rule's possible severities and owning queue (the `queue` label of an alert), as the
+families in streams/rules/ assign them (rules file §3); tests/unit/live/test_metrics.py checks
+the families against it. Only these combinations are initialised, so `ncrs_alerts_total` starts
+with about a hundred zero series rather than every rule x stage x severity x queue."""
+
+
+def possible_stages(rule_id: str, catalogue: RulesetCatalogue) -> tuple[Stage, ...]:
+    """The alert stages a rule can reach under any ruleset (with configured overrides).
+
+    Stages with a threshold (due_soon, escalated) only where some ruleset sets one; any rule
+    can breach, resolve late or be retracted; only the source-silence pseudo-rule is undecided.
+    """
+    if rule_id == DATA_COMPLETENESS:
+        return (Stage.UNDECIDED, Stage.RESOLVED_LATE)
+    params = [rs.rule(rule_id) for rs in catalogue.rulesets if rs.enabled(rule_id)]
+    stages = [Stage.DUE_SOON] if any(p.due_soon is not None for p in params) else []
+    stages.append(Stage.BREACHED)
+    if any(p.escalate is not None for p in params):
+        stages.append(Stage.ESCALATED)
+    return (*stages, Stage.RESOLVED_LATE, Stage.RETRACTED)
+
+
+def alert_series(
+    rule_ids: Iterable[str], catalogue: RulesetCatalogue
+) -> Iterator[tuple[str, str, str, str]]:
+    """(rule, stage, severity, queue) of every alert series that can occur."""
+    for rule in sorted(set(rule_ids)):
+        route = ALERT_ROUTES.get(rule)
+        if route is None:
+            continue  # a rule without a declared route: its series appear when first counted
+        severities, queue = route
+        for stage in possible_stages(rule, catalogue):
+            for severity in severities:
+                yield rule, stage.value, severity.value, queue.value
+
 
 class Metrics:
     """Every `ncrs_` metric of a live worker, registered on `registry`."""
@@ -42,6 +98,7 @@ class Metrics:
         input_topics: Iterable[str],
         version: str,
         ruleset: str,
+        catalogue: RulesetCatalogue | None = None,
     ) -> None:
         rules = sorted(set(rule_ids))
         topics = sorted(set(input_topics))
@@ -128,10 +185,17 @@ class Metrics:
         self.build_info = Gauge(
             "ncrs_build_info", "Version and ruleset (value 1).", ["version", "ruleset"], registry=r
         )
+        self.decision_clock_lag = Gauge(
+            "ncrs_decision_clock_lag_seconds",
+            "Wall clock minus the oldest decision clock of this worker's partitions "
+            "(grows while a backlog is drained; NaN until every input has reported).",
+            ["aggregate"],
+            registry=r,
+        )
         self.build_info.labels(version=version, ruleset=ruleset).set(1)
-        self._initialise(rules, topics)
+        self._initialise(rules, topics, catalogue or RulesetCatalogue())
 
-    def _initialise(self, rules: list[str], topics: list[str]) -> None:
+    def _initialise(self, rules: list[str], topics: list[str], catalogue: RulesetCatalogue) -> None:
         """Create every bounded series at zero so it exists before the first event."""
         for rule in rules:
             self.obligations_open.labels(rule=rule)
@@ -151,13 +215,10 @@ class Metrics:
             self.source_stale.labels(source=topic)
         for table in TABLES:
             self.table_keys.labels(table=table)
-        for rule in rules:
-            for stage in Stage:
-                for severity in Severity:
-                    for queue in Queue:
-                        self.alerts.labels(
-                            rule=rule, stage=stage.value, severity=severity.value, queue=queue.value
-                        )
+        for rule, stage, severity, owner in alert_series(rules, catalogue):
+            self.alerts.labels(rule=rule, stage=stage, severity=severity, queue=owner)
+        for kind in CaseKind:
+            self.decision_clock_lag.labels(aggregate=kind.value).set(float("nan"))
 
     def alert(self, rule: str, stage: str, severity: str, queue: str) -> None:
         """Count one alert emitted."""

@@ -11,14 +11,24 @@ to this side and arrived on the partition its key hashes to; otherwise it is for
 the owning side's internal topic keyed by the aggregate key (a crime record to its incident, or
 a producer that keyed an input by something else). A forwarded copy is applied on arrival.
 
-Clock. After an event is applied its case is advanced to wall clock minus grace, so findings
-already due (an event that arrives late, an immediate check) go out at once. Ticks on the side
-topic advance only the cases the partition's `DueIndex` says are due: never a full scan.
+Clock (streams/live/clock.py). Ticks on the side topic carry the bounds of the input partitions
+their sender owns; each partition keeps a `DecisionClock` from them. A tick advances only the
+cases the partition's `DueIndex` says are due at that clock (never a full scan); an applied
+event advances its own case to the partition's clock at once, so findings already due (an
+event that arrives late, an immediate check) go out without waiting for the next tick. Until a
+partition's clock is known (every input partition has reported) nothing is decided on it.
+
+Retention. The engine purges closed obligations and idle cases `retention` after their event
+time, judged on the clock it is given. The live clock is the wall clock, and a case whose events
+are old (a backlog of history, a test in 2016) would be purged the moment it is written, losing
+facts a later event needs (a crime record that arrives before its incident). Purging here is
+judged on the partition's event-time horizon instead (the latest event time applied on it, as
+replay does), by widening the retention passed to the engine by the distance between the
+decision clock and that horizon.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,6 +41,7 @@ from schemas.codes import ClockKind, Stage
 from schemas.deadletter import DeadLetter, DeadLetterReason
 from schemas.events import Envelope
 from schemas.registry import DecodeError, check_not_future, decode_event
+from streams.live.clock import Bound, DecisionClock, Source, decode_tick, encode_tick
 from streams.live.deadletters import Origin, build_dead_letter, processing_error_text
 from streams.live.metrics import Metrics
 from streams.live.topology import Topology, partition_for
@@ -57,29 +68,28 @@ from streams.rules.model import (
 )
 from streams.topics import TOPIC_OF_TYPE
 
+__all__ = [
+    "ORIGIN_HEADER",
+    "TICK_HEADER",
+    "Batch",
+    "BatchOutput",
+    "Forward",
+    "SideProcessor",
+    "decode_tick",
+    "encode_tick",
+]
+
 TICK_HEADER = "ncrs-tick"
-"""Header marking a clock tick on a side topic; its value is JSON {"at": ISO time}."""
+"""Header marking a clock tick on a side topic; its value is `clock.encode_tick`'s JSON."""
 ORIGIN_HEADER = "ncrs-origin"
 """Header of a forwarded copy: the input's original topic position (for dead letters, logs)."""
+RETRY_AFTER = timedelta(minutes=1)
+"""A case whose advance failed is tried again this much later on the decision clock."""
 
 CaseReader = Callable[[str, int], CaseState | None]
 """Reads a case from the table: (key, partition) -> state or None."""
 
 logger = logging.getLogger(__name__)
-
-
-def encode_tick(at: datetime) -> bytes:
-    """The value of a tick message."""
-    return json.dumps({"at": at.isoformat()}).encode("utf-8")
-
-
-def decode_tick(raw: bytes | None) -> datetime:
-    """Inverse of `encode_tick`; raises ValueError/KeyError/TypeError on anything else."""
-    at = datetime.fromisoformat(json.loads(raw or b"")["at"])
-    if at.tzinfo is None:
-        msg = "tick time must be timezone-aware"
-        raise ValueError(msg)
-    return at
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,18 +104,35 @@ class Forward:
 
 @dataclass(slots=True)
 class BatchOutput:
-    """Everything a batch must deliver (and have acknowledged) before its cases are written."""
+    """Everything a batch must deliver (and have acknowledged) before its cases are written.
+
+    `progress` is how far the batch got in each input partition it read (next offset, latest
+    event time): the worker records it only after delivery, because the ticks it sends vouch
+    that every forward of those inputs is already on its side topic.
+    """
 
     alerts: list[tuple[AlertEvent, Origin | None]] = field(default_factory=list)
     items: list[WorkItem | WorkItemClosed] = field(default_factory=list)
     forwards: list[Forward] = field(default_factory=list)
     dead_letters: list[tuple[DeadLetter, Origin]] = field(default_factory=list)
     cases: dict[str, tuple[CaseState | None, int]] = field(default_factory=dict)
+    progress: dict[Source, tuple[int, datetime | None]] = field(default_factory=dict)
 
     @property
     def sends(self) -> int:
         """Messages to deliver."""
         return len(self.alerts) + len(self.items) + len(self.forwards) + len(self.dead_letters)
+
+    def read(self, source: Source, offset: int, event_time: datetime | None) -> None:
+        """Note that `source` was read up to `offset` (with an event of `event_time`)."""
+        known = self.progress.get(source)
+        if known is None:
+            self.progress[source] = (offset + 1, event_time)
+            return
+        reached = known[1]
+        if event_time is not None and (reached is None or event_time > reached):
+            reached = event_time
+        self.progress[source] = (max(known[0], offset + 1), reached)
 
 
 @dataclass(slots=True)
@@ -129,7 +156,7 @@ class _Tally:
 
 
 class SideProcessor:
-    """The state one agent keeps beside its table: due indexes, source freshness, tallies."""
+    """The state one agent keeps beside its table: due indexes, clocks, sources, tallies."""
 
     def __init__(
         self,
@@ -155,19 +182,26 @@ class SideProcessor:
         self.sources = SourceMonitor(staleness)
         self.side_topic = topology.side_of(kind)
         self.table_name = f"{kind.value}_cases"
+        self.required = topology.clock_sources
         self.index: dict[int, DueIndex[str]] = {}
         self.tally: dict[int, _Tally] = {}
-        self.last_tick: dict[int, datetime] = {}
+        self.clocks: dict[int, DecisionClock] = {}
+        self.horizon: dict[int, datetime] = {}
         self.needs_rebuild = True
         self._gauge_parts: tuple[Counter[str], Counter[str], int] = (Counter(), Counter(), 0)
 
     # --- the index, rebuilt from the table -------------------------------------------------
 
     def start_rebuild(self, partitions: Iterable[int]) -> None:
-        """Forget the derived state; only `partitions` (this worker's actives) are rebuilt."""
+        """Forget the derived state; only `partitions` (this worker's actives) are rebuilt.
+
+        A partition kept across a rebalance keeps its clock (a clock once safe stays safe: it
+        only vouches for input already applied); a newly assigned one starts unknown.
+        """
         self.index = {p: DueIndex() for p in partitions}
         self.tally = {p: _Tally() for p in self.index}
-        self.last_tick = {p: t for p, t in self.last_tick.items() if p in self.index}
+        self.clocks = {p: self.clocks.get(p) or DecisionClock(self.required) for p in self.index}
+        self.horizon = {p: t for p, t in self.horizon.items() if p in self.index}
 
     def rebuild_add(self, key: str, raw: Mapping[str, Any]) -> None:
         """One table entry; keys of partitions not active here (standby copies) are skipped."""
@@ -176,7 +210,10 @@ class SideProcessor:
         if index is None:
             return
         case = CaseState.from_dict(raw)
-        index.schedule(key, self._next_due(case))
+        last = case.facts.get("last_event_at")
+        if last is not None:
+            self.extend_horizon(partition, datetime.fromisoformat(last))
+        index.schedule(key, self._next_due(case, partition))
         self.tally[partition].add(case, +1)
 
     def finish_rebuild(self) -> None:
@@ -184,8 +221,50 @@ class SideProcessor:
         self.needs_rebuild = False
         self._publish_gauges()
 
-    def _next_due(self, case: CaseState) -> datetime | None:
-        return next_due(case, stale_sources=self.sources.stale, retention=self.retention)
+    # --- clock and retention ---------------------------------------------------------------
+
+    def clock(self, partition: int) -> Clock | None:
+        """The decision clock of one partition (None: not every input has reported yet)."""
+        decision = self.clocks.get(partition)
+        bound = decision.now if decision is not None else None
+        return None if bound is None else Clock(bound.at, bound.kind)
+
+    def extend_horizon(self, partition: int, at: datetime) -> None:
+        """An event of time `at` was applied on `partition`."""
+        known = self.horizon.get(partition)
+        if known is None or at > known:
+            self.horizon[partition] = at
+
+    def retention_at(self, partition: int, now: datetime) -> timedelta:
+        """Retention to pass the engine at clock `now` so it purges on the event-time horizon.
+
+        The engine purges when `event time + retention <= now`; widening the retention by
+        `now - horizon` makes that `event time + retention <= horizon` (module docstring).
+        """
+        horizon = self.horizon.get(partition)
+        if horizon is None or horizon >= now:
+            return self.retention
+        return self.retention + (now - horizon)
+
+    def _next_due(self, case: CaseState, partition: int) -> datetime | None:
+        clock = self.clock(partition)
+        retention = self.retention if clock is None else self.retention_at(partition, clock.now)
+        return next_due(case, stale_sources=self.sources.stale, retention=retention)
+
+    def advance_case(
+        self, case: CaseState, partition: int, clock: Clock
+    ) -> tuple[CaseState | None, tuple[Effect, ...]]:
+        """`engine.advance` for one case of `partition`, purging on its event-time horizon."""
+        step = advance(
+            case,
+            clock,
+            self.ctx,
+            stale_sources=self.sources.stale,
+            retention=self.retention_at(partition, clock.now),
+        )
+        return step.case, step.effects
+
+    # --- gauges ----------------------------------------------------------------------------
 
     def _publish_gauges(self) -> None:
         open_by_rule: Counter[str] = Counter()
@@ -204,6 +283,11 @@ class SideProcessor:
         """(open obligations by rule, open items by queue, keys) of this side's partitions."""
         return self._gauge_parts
 
+    def clock_lag(self, wall: datetime) -> float | None:
+        """Seconds the oldest known partition clock trails `wall` (None: none known yet)."""
+        known = [c.now.at for c in self.clocks.values() if c.now is not None]
+        return None if not known else (wall - min(known)).total_seconds()
+
     # --- batches ---------------------------------------------------------------------------
 
     def batch(self, read: CaseReader, now: datetime) -> Batch:
@@ -221,11 +305,12 @@ class SideProcessor:
             index = self.index.get(partition)
             if index is not None:
                 case = batch.current(key)
-                index.schedule(key, None if case is None else self._next_due(case))
+                index.schedule(key, None if case is None else self._next_due(case, partition))
         for key, partition in batch.retry:
             index = self.index.get(partition)
             if index is not None:
-                index.schedule(key, batch.now + timedelta(minutes=1))
+                clock = self.clock(partition)
+                index.schedule(key, (clock.now if clock else batch.now) + RETRY_AFTER)
         self._publish_gauges()
 
 
@@ -277,18 +362,23 @@ class Batch:
         origin = Origin(topic, partition, offset)
         forwarded = topic == self.proc.side_topic
         if forwarded and TICK_HEADER in headers:
-            self._tick(partition, value, origin)
+            self._tick(partition, value)
             return
         if forwarded and ORIGIN_HEADER in headers:
             try:
                 origin = Origin.decode(headers[ORIGIN_HEADER])
             except ValueError:
                 logger.warning("origin_header_invalid", extra={"offset": offset})
+        source = None if forwarded else (self.proc.topology.canonical.get(topic, topic), partition)
         try:
             event = self._decode(topic, value, forwarded=forwarded)
         except DecodeError as exc:
             self._dead_letter(value, origin, exc.reason, exc.detail, exc.event_type)
+            if source is not None:
+                self.output.read(source, offset, None)
             return
+        if source is not None:
+            self.output.read(source, offset, event.time)
         try:
             self._apply(event, value or b"", origin, partition, forwarded=forwarded)
         except Exception as exc:  # the core failed: dead-letter the event, never ack it silently
@@ -335,16 +425,11 @@ class Batch:
                 step = apply(self._get(key, partition), kind, key, event, proc.ctx, proc.families)
                 case = step.case
                 effects.extend(step.effects)
-                if case is not None:
-                    later = advance(
-                        case,
-                        Clock(self.now - proc.grace, ClockKind.WALL_CLOCK),
-                        proc.ctx,
-                        stale_sources=proc.sources.stale,
-                        retention=proc.retention,
-                    )
-                    case = later.case
-                    effects.extend(later.effects)
+                proc.extend_horizon(partition, event.time)
+                clock = proc.clock(partition)
+                if case is not None and clock is not None:
+                    case, later = proc.advance_case(case, partition, clock)
+                    effects.extend(later)
                 staged.append((key, case))
             elif not forwarded:
                 forwards.append(Forward(kind, key, value, origin))
@@ -370,43 +455,36 @@ class Batch:
 
     # --- the clock -------------------------------------------------------------------------
 
-    def _tick(self, partition: int, value: bytes | None, origin: Origin) -> None:
+    def _tick(self, partition: int, value: bytes | None) -> None:
         proc = self.proc
         index = proc.index.get(partition)
-        if index is None:
+        decision = proc.clocks.get(partition)
+        if index is None or decision is None:
             return  # not (yet) rebuilt for this partition: the next rebuild catches up
         try:
-            at = decode_tick(value)
+            tick = decode_tick(value)
         except (ValueError, KeyError, TypeError):
             logger.warning("tick_invalid", extra={"partition": partition})
             return
-        last = proc.last_tick.get(partition)
-        if last is not None and at <= last:
-            return  # an older or repeated tick
-        proc.last_tick[partition] = at
         proc.metrics.ticks_processed.inc()
         effects: list[Effect] = []
         if partition == min(proc.index):
-            effects.extend(self._check_sources(at))
-        clock = Clock(at - proc.grace, ClockKind.WALL_CLOCK)
-        for key in index.pop_due(clock.now):
-            case = self._get(key, partition)
-            if case is None:
-                continue
-            try:
-                step = advance(
-                    case,
-                    clock,
-                    proc.ctx,
-                    stale_sources=proc.sources.stale,
-                    retention=proc.retention,
-                )
-            except Exception:  # a broken case must not stop the clock for the others
-                logger.exception("advance_failed", extra={"partition": partition})
-                self.retry.append((key, partition))
-                continue
-            self._stage(key, partition, step.case)
-            effects.extend(step.effects)
+            effects.extend(self._check_sources(tick.at))
+        bound: Bound | None = decision.update(tick.bounds)
+        if bound is not None:
+            clock = Clock(bound.at, bound.kind)
+            for key in index.pop_due(clock.now):
+                case = self._get(key, partition)
+                if case is None:
+                    continue
+                try:
+                    later, more = proc.advance_case(case, partition, clock)
+                except Exception:  # a broken case must not stop the clock for the others
+                    logger.exception("advance_failed", extra={"partition": partition})
+                    self.retry.append((key, partition))
+                    continue
+                self._stage(key, partition, later)
+                effects.extend(more)
         self._emit(effects, None)
 
     def _check_sources(self, at: datetime) -> list[Effect]:

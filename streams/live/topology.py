@@ -15,6 +15,7 @@ from aiokafka.partitioner import murmur2
 
 from schemas.codes import Queue
 from streams.admin import resolve_specs
+from streams.live.clock import source_id
 from streams.rules.model import CaseKind
 from streams.settings import Settings
 from streams.topics import (
@@ -100,6 +101,16 @@ class Topology:
     def all_inputs(self) -> tuple[str, ...]:
         """Every input topic, in declaration order."""
         return (self.incidents, self.crime_records, self.cancellations, self.victim_contact)
+
+    @property
+    def clock_sources(self) -> frozenset[str]:
+        """Every input partition whose bound a partition's decision clock waits for
+        (streams/live/clock.py): a crime record on any partition may be forwarded anywhere."""
+        return frozenset(
+            source_id((self.canonical[name], p))
+            for name in self.all_inputs
+            for p in range(self.partitions)
+        )
 
     @property
     def keyed_outputs(self) -> tuple[str, ...]:

@@ -342,11 +342,6 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open bug: REC-24H alerts although the forwarded crime was consumed first; the core "
-    "alone raises none in this order (under investigation, see docs/live.md)",
-)
 async def test_live__crime_recorded_before_its_incident_raises_no_rec24h_alert(
     bootstrap: str, worker: Worker
 ) -> None:
