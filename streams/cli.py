@@ -16,6 +16,7 @@ from streams import __version__
 from streams.commands import (
     audit_sample,
     demo,
+    produce,
     replay,
     report,
     schemas_cmd,
@@ -43,6 +44,7 @@ app.command("replay")(replay.replay)
 app.command("report")(report.report)
 app.command("demo")(demo.demo)
 app.command("audit-sample")(audit_sample.audit_sample)
+app.command("produce")(produce.produce)
 
 
 def _print_version(value: bool) -> None:
