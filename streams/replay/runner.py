@@ -1,13 +1,14 @@
-"""The replay loop: decode, process, advance the watermark, collect what the engine emits.
+"""The replay loop: decode, hand to the rules core's `Replayer`, collect what comes out.
 
-The clock is the event-time watermark: after each event it stands at the latest event time seen
-minus the lateness window, so an event arriving up to that much out of order is still judged by
-its own time (rules file §2); at the end of the input it advances to the last event time (or to
-`as_of`), so every deadline that has passed by then is decided. Nothing here reads the wall
-clock, so the same input always gives the same alerts, byte for byte.
+The clock is the event-time watermark, owned by `streams.rules.replayer.Replayer`: events wait
+in a reorder buffer until the latest event time seen minus the lateness window passes them, then
+run in event-time order, so any arrival order within the window gives the same decisions (rules
+file §2). At the end of the input the clock runs to the last event time (or `as_of`), so every
+deadline that has passed by then is decided. Nothing here reads the wall clock: the same input
+always gives the same alerts, byte for byte.
 
-Per-event work is kept to decode + engine + counting: this loop is what the replay benchmark
-measures against decode alone.
+Per-event work here is decode + push + collecting effects; the replay benchmark compares this
+loop with decode alone.
 """
 
 from __future__ import annotations
