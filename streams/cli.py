@@ -17,6 +17,7 @@ from streams.commands import (
     audit_sample,
     demo,
     produce,
+    queue,
     replay,
     report,
     schemas_cmd,
@@ -39,6 +40,7 @@ app = typer.Typer(
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(worker.app, name="worker")
+app.add_typer(queue.app, name="queue")
 app.command("simulate")(simulate.simulate)
 app.command("replay")(replay.replay)
 app.command("report")(report.report)

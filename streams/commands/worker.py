@@ -5,13 +5,47 @@ Before faust starts, the worker checks the broker: every input and output topic 
 on `PartitionsMismatch` while reporting "Ready"); the two internal side topics are created here
 with the same count. SIGTERM stops it gracefully: the batch in hand finishes, output is flushed,
 offsets are committed, and the process exits 0.
+
+Test hook (never set in production): with `NCRS_TEST_HOOKS=1` in the environment, SIGUSR1 makes
+the incident agent raise at its next batch, as a bug in the agent would, so the integration
+tests can check that `/healthz` reports a dead agent. It is an environment switch rather than a
+setting so that no configuration file can turn it on by accident.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+from typing import Any
 
 import typer
+
+TEST_HOOKS_ENV = "NCRS_TEST_HOOKS"
+"""Set to 1 to enable the test hook described in the module docstring."""
+
+
+class InjectedAgentCrashError(RuntimeError):
+    """Raised inside the incident agent by the SIGUSR1 test hook."""
+
+
+def install_test_hooks(live: Any) -> None:
+    """SIGUSR1: the incident agent raises at its next batch (module docstring)."""
+    from streams.rules.model import CaseKind
+
+    armed: set[CaseKind] = set()
+    handle_batch = live.handle_batch
+
+    async def crashing_handle_batch(kind: CaseKind, events: Any) -> None:
+        if kind in armed:
+            armed.discard(kind)
+            msg = f"test hook: {kind.value} agent crash injected"
+            raise InjectedAgentCrashError(msg)
+        await handle_batch(kind, events)
+
+    live.handle_batch = crashing_handle_batch
+    signal.signal(signal.SIGUSR1, lambda signum, frame: armed.add(CaseKind.INCIDENT))
+
 
 app = typer.Typer(help="Run a live worker.", invoke_without_command=True)
 
@@ -81,6 +115,9 @@ def worker() -> None:
     from streams.rules.families import ALL_FAMILIES, RULE_IDS
 
     live = LiveWorker(settings, ALL_FAMILIES, rule_ids=RULE_IDS)
+    if os.environ.get(TEST_HOOKS_ENV) == "1":
+        install_test_hooks(live)
+        get_logger("streams.worker").warning("test_hooks_enabled", signal="SIGUSR1")
     get_logger("streams.worker").info(
         "worker_starting",
         app_id=settings.app_id,
