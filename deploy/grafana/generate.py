@@ -64,6 +64,9 @@ class PanelDef:
     description: str
     queries: tuple[Query, ...]
     key: bool
+    """Must show data for a worker fed with `ncrs-monitor simulate` output (checked against a real
+    Prometheus in tests/integration/test_dashboards_promql.py). Not key: panels that hide counts
+    under 5 or count events too rare in a short simulated feed (N100, cancellations)."""
     unit: str = "short"
     width: int = 12
     height: int = 8
@@ -185,7 +188,7 @@ COMPLIANCE = DashboardDef(
                             "{{offence_group}}",
                         ),
                     ),
-                    key=False,
+                    key=True,
                 ),
                 PanelDef(
                     "table",
@@ -214,7 +217,7 @@ COMPLIANCE = DashboardDef(
                             instant=True,
                         ),
                     ),
-                    key=False,
+                    key=True,
                     width=6,
                 ),
             ),
@@ -235,14 +238,14 @@ COMPLIANCE = DashboardDef(
                     "Alert lifecycle events raised each hour: due_soon, breached, escalated,"
                     " resolved_late, retracted, undecided.",
                     (Query("sum by (stage) (increase(ncrs_alerts_total[1h]))", "{{stage}}"),),
-                    key=False,
+                    key=True,
                 ),
                 PanelDef(
                     "timeseries",
                     "Breaches by rule (per hour)",
                     "Breaches declared each hour, by rule.",
                     (Query("sum by (rule) (increase(ncrs_breaches_total[1h]))", "{{rule}}"),),
-                    key=False,
+                    key=True,
                 ),
                 PanelDef(
                     "bargauge",
@@ -255,7 +258,7 @@ COMPLIANCE = DashboardDef(
                             instant=True,
                         ),
                     ),
-                    key=False,
+                    key=True,
                 ),
             ),
         ),
@@ -356,7 +359,7 @@ COMPLIANCE = DashboardDef(
                             "{{cause}}",
                         ),
                     ),
-                    key=False,
+                    key=True,
                 ),
                 PanelDef(
                     "timeseries",
@@ -375,7 +378,7 @@ COMPLIANCE = DashboardDef(
                             "p90",
                         ),
                     ),
-                    key=False,
+                    key=True,
                     unit="s",
                 ),
                 PanelDef(
@@ -395,7 +398,7 @@ COMPLIANCE = DashboardDef(
                             "{{offence_group}}",
                         ),
                     ),
-                    key=False,
+                    key=True,
                     unit="s",
                     width=24,
                 ),
@@ -502,7 +505,7 @@ OPERATIONS = DashboardDef(
                             "{{reason}}",
                         ),
                     ),
-                    key=False,
+                    key=True,
                     unit="ops",
                 ),
                 PanelDef(
