@@ -1,18 +1,23 @@
 """Every Grafana panel's PromQL against a real Prometheus scraping a real worker (issue 6, item 5).
 
-One stack per module: `ncrs-monitor simulate` writes 5 days of history ending 3 days ago, topics
-are made with `ncrs-monitor topics create`, an `ncrs-monitor worker` (memory store, 1 s ticks, no
-grace) consumes the history, paced over ~8 s so counters rise between scrapes, and the Debian
-`prometheus` server scrapes the worker every second as job `ncrs-worker` with the committed rule
-files loaded. Then each query of deploy/grafana/panel_queries.json is sent as its panel sends it
-(instant, or a range over the run at a 1 s step): none may error, and every key panel must show a
-finite value.
+One stack per module: `ncrs-monitor simulate` writes 5 days of history ending 3 days ago (with
+the simulator's duplicates and malformed lines), topics are made with `ncrs-monitor topics
+create`, an `ncrs-monitor worker` (memory store, 1 s ticks, no grace) consumes the history, paced
+over ~8 s so counters rise between scrapes, and the Debian `prometheus` server scrapes the worker
+every second as job `ncrs-worker` with the committed rule files loaded. Once the worker has
+taken in every message and stopped deciding, and Prometheus holds its final counts, each query
+of deploy/grafana/panel_queries.json is sent as its panel sends it (instant at the end, or a
+range over the run at a 1 s step): none may error, and every key panel must show a finite value.
+The whole module takes about 20 s.
 
 Window lengths need no rewriting: `rate`/`increase` over [5m], [1h], [6h], [1d] or [7d] give a
-value as soon as a window holds two samples, and the run has about 30 at 1 s. What a short run
-cannot show is history older than the run (a 7-day total is extrapolated from seconds), so
-window-dependent panels are non-key. The outcome of every query (ok / empty / error) is written
-to `promql-report.txt` in the test's temporary directory, and to $NCRS_PROMQL_REPORT when set.
+value as soon as a window holds two samples, and the run has about 15 at 1 s. What a short run
+cannot show is history older than the run: a [7d] or [1d] increase is extrapolated from the
+seconds there are, so its value is not a week's count, but it is not empty. The non-key panels
+that are empty here are empty by design: the N100 timeliness ratio and the rape/N100 breach
+counts hide values under 5, and a few days of simulated history hold fewer N100s than that.
+The outcome of every query (ok / empty / error) is written to `promql-report.txt` in the test's
+temporary directory, and to $NCRS_PROMQL_REPORT when set.
 """
 
 from __future__ import annotations
@@ -218,11 +223,14 @@ class _Quiescence:
 
 
 def _scraped(prom: PrometheusServer, expected_inputs: int, alerts: float) -> bool | None:
-    """Prometheus holds the worker's final counts and has evaluated every rule at least once."""
+    """Prometheus has scraped the worker's settled counts and evaluated every rule at least once.
+
+    At least, not exactly, those counts: a deadline of the recent history may fall due later.
+    """
     now = time.time()
     inputs = prom.query(" + ".join(f"sum({n})" for n in INPUTS), now).finite_values()
     seen = prom.query("sum(ncrs_alerts_total)", now).finite_values()
-    if not inputs or inputs[0] < expected_inputs or not seen or seen[0] != alerts:
+    if not inputs or inputs[0] < expected_inputs or not seen or seen[0] < alerts:
         return None
     rules = [r for g in prom.rule_groups() for r in g["rules"]]
     return True if rules and all(r["health"] != "unknown" for r in rules) else None
