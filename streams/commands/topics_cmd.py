@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Create and inspect the Kafka topics the monitor uses.")
 
 _TIMEOUT_HELP = "Seconds before the broker counts as unreachable."
-_SUFFIX_HELP = "Append this to every topic name (test isolation)."
+_SUFFIX_HELP = "Append this to every topic name (test isolation); default NCRS_TOPIC_SUFFIX."
 
 
 def _print_table(report: list[TopicReport]) -> None:
@@ -41,7 +41,7 @@ def create_cmd(
     from streams.settings import load_settings
 
     settings = load_settings()
-    specs = admin.resolve_specs(settings, suffix=suffix)
+    specs = admin.resolve_specs(settings, suffix=suffix or settings.topic_suffix)
     report = asyncio.run(admin.ensure_topics(settings, specs, timeout=timeout))
     _print_table(report)
     admin.raise_on_mismatch(report)
@@ -58,7 +58,7 @@ def list_cmd(
     from streams.settings import load_settings
 
     settings = load_settings()
-    specs = admin.resolve_specs(settings, suffix=suffix)
+    specs = admin.resolve_specs(settings, suffix=suffix or settings.topic_suffix)
     report = asyncio.run(admin.check_topics(settings, specs, timeout=timeout))
     _print_table(report)
     if any(row.status is not TopicStatus.EXISTS for row in report):
