@@ -31,16 +31,14 @@ def demo(
     import time
     from datetime import timedelta
 
-    from rich.console import Console
-
     from streams.commands.replay import fail, run_replay, write_outputs
     from streams.commands.report import write_html
-    from streams.report.table import render_table, work_items_table
+    from streams.report.table import render_table, report_console, work_items_table
     from streams.report.view import build_view
     from streams.sim.generator import SimConfig, generate, write_lines
     from streams.sim.profile import ProfileError, load_profile
 
-    console = Console()
+    console = report_console()
     started = time.monotonic()
     try:
         loaded = load_profile(profile)

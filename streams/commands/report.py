@@ -48,9 +48,7 @@ def report(
     """Render the compliance report of a replay."""
     import json
 
-    from rich.console import Console
-
-    from streams.report.table import render_table
+    from streams.report.table import render_table, report_console
     from streams.report.view import build_view
 
     try:
@@ -66,7 +64,7 @@ def report(
     if output is Format.JSON:
         typer.echo(json.dumps(view.to_dict(), indent=1, sort_keys=True))
     else:
-        render_table(view, Console())
+        render_table(view, report_console())
     if html is not None:
         try:
             write_html(document, html, suppress=suppress)

@@ -78,6 +78,16 @@ def work_items_table(items: Iterable[Mapping[str, Any]], title: str) -> Table:
     return table
 
 
+REPORT_WIDTH = 120
+"""Columns used when the output is not a terminal (a log or a file), so tables stay readable."""
+
+
+def report_console() -> Console:
+    """A console as wide as the terminal, or `REPORT_WIDTH` when writing to a file or pipe."""
+    console = Console()
+    return console if console.is_terminal else Console(width=REPORT_WIDTH)
+
+
 def render_table(view: ReportView, console: Console, *, with_areas: bool = True) -> None:
     """Print the whole report."""
     period = view.period

@@ -464,7 +464,7 @@ class Generator:
         self._report(inc, [])
         if inc.flags.get("domestic_abuse"):
             self._safeguarding(inc, recorded=False)
-        self._close(inc, received + self._between(0.5, 12.0), [])
+        self._close(inc, received + self._between(0.5, 12.0))
 
     def _crime_incident(self, seq: int, received: datetime) -> None:
         rng = self.rng
@@ -528,7 +528,7 @@ class Generator:
         close_at = max(close_at, received + self._between(0.5, 12.0))
         if further is not None:
             close_at = max(close_at, further.at + self._between(0.2, 3.0))
-        self._close(inc, close_at, [first, *([further] if further else [])])
+        self._close(inc, close_at)
 
     def _entitlement(self, group: OffenceGroup, da: bool, child: bool) -> list[EntitlementCode]:
         codes = []
@@ -1122,7 +1122,7 @@ class Generator:
         )
         self.ledger.expect(MODERN_SLAVERY, inc.ref, inc.received_at, met)
 
-    def _close(self, inc: _Incident, at: datetime, disclosures: list[_Disclosure]) -> None:
+    def _close(self, inc: _Incident, at: datetime) -> None:
         has_record = bool(inc.crimes or inc.n100s)
         if inc.crimes:
             outcome = ClosureOutcome.CRIME_RECORDED
@@ -1154,7 +1154,6 @@ class Generator:
             "supervisor_review": review_now,
         }
         self._emit(inc, "incident.closed", _C2C, at, data, actor=ActorRole.CONTROL_ROOM_SUPERVISOR)
-        del disclosures
         if not in_scope or has_record:
             return
         if reviewed is None and self._chance(0.4):

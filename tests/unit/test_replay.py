@@ -73,6 +73,30 @@ def test_replay__finds_every_planted_breach_and_no_unplanted_one(month: Run):
     assert unplanted == []
 
 
+@pytest.mark.parametrize(
+    ("profile", "start"),
+    [
+        ("cheshire-2016", "2015-03-20"),  # 72 h and no N100 before 1 April 2015, 24 h after
+        ("cheshire-2016", "2016-12-12"),  # Christmas and New Year bank holidays
+        ("cheshire-2016", "2024-04-20"),  # one rape crime per victim from May 2024
+        ("improved", "2016-06-01"),
+    ],
+)
+def test_replay__matches_the_truth_across_rulesets_holidays_and_profiles(
+    tmp_path: Path, profile: str, start: str
+):
+    """Planted and found breaches agree whichever ruleset and calendar judge them."""
+    config = SimConfig(
+        load_profile(profile),
+        days=20,
+        incidents_per_day=100,
+        seed=4,
+        start=datetime.fromisoformat(start).replace(tzinfo=UTC),
+    )
+    run = _simulate_and_replay(tmp_path, config)
+    assert _breached(run.result) == set(_planted(run.simulation))
+
+
 def test_replay__breached_alerts_name_the_planted_rules(month: Run):
     """Each breached alert's rule is the rule the truth file planted for that obligation."""
     planted = _planted(month.simulation)
