@@ -283,7 +283,8 @@ def render_html(view: ReportView) -> str:
             "Crime Recording Standard rules. Rates are shown with 95% confidence intervals; "
             "orange diamonds are HMIC's published figures for Cheshire (2017).</p>",
             _kpis(view),
-            f'<p class="note">{suppression} {escape(view.recorded_12m_basis)}.</p>',
+            f'<p class="note">{suppression} R12 (recorded crime a year, for the HMIC-style '
+            f"intervals) is {escape(view.recorded_12m_basis)}.</p>",
             sections,
             _work_html(view.open_work, charts),
             "</body></html>",
