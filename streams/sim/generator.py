@@ -156,6 +156,8 @@ _CARRY_INCIDENT_REF = frozenset(
 """Event types that carry the incident_ref: the incident-side events, and the crime events the
 incident's rules read (a record, a reclassification). Victim contact, updates and filings carry
 only the crime_ref, as a records system keyed by crime sends them."""
+FAILED_ATTEMPT_SHARE = 0.1
+"""Share of notifications preceded by a failed attempt [assumed]; a failed attempt tells no one."""
 FILED_SHARE = 0.4
 """Share of crimes not cancelled that are filed within the period [assumed]."""
 
@@ -815,6 +817,7 @@ class Generator:
         da: bool,
         enhanced: bool,
     ) -> None:
+        """Referral (consent first for sexual and domestic-abuse victims) and confirmation."""
         care = self.profile.victim_care
         u = self.rng.random()
         referred: datetime | None = None
@@ -828,28 +831,14 @@ class Generator:
             status = ReferralStatus.DECLINED
         elif u < care.referral_made + care.referral_declined + care.consent_refused:
             status = ReferralStatus.CONSENT_REFUSED
+        consent_first = group in _SEXUAL or da
+        if consent_first and (status is not None or self._chance(0.5)):
+            # Asking for consent is the first step; on its own it never discharges the duty.
+            asked = recorded_at + self._between(0.05, 1.0)
+            at = max(at, asked + _hours(0.5))
+            self._referral_event(inc, ref, ReferralStatus.CONSENT_REQUESTED, asked)
         if status is not None:
-            if group in _SEXUAL or da:
-                asked = recorded_at + self._between(0.05, 1.0)
-                at = max(at, asked + _hours(0.5))
-                self._emit(
-                    inc,
-                    "victim_care.referral",
-                    _CARE,
-                    asked,
-                    {"status": ReferralStatus.CONSENT_REQUESTED.value, "at": _iso(asked)},
-                    actor=ActorRole.VICTIM_CARE_STAFF,
-                    crime_ref=ref,
-                )
-            self._emit(
-                inc,
-                "victim_care.referral",
-                _CARE,
-                at,
-                {"status": status.value, "at": _iso(at)},
-                actor=ActorRole.VICTIM_CARE_STAFF,
-                crime_ref=ref,
-            )
+            self._referral_event(inc, ref, status, at)
             referred = at
         self.ledger.expect(CARE_REFERRAL, ref, reported_at, referred, trigger_at=recorded_at)
 
@@ -857,20 +846,22 @@ class Generator:
         if self._chance(care.crime_confirmation_sent):
             median = care.confirmation_median_hours / (4.0 if enhanced else 1.0)
             confirmed = recorded_at + _hours(min(30 * 24.0, self._lognormal_hours(median, 0.8)))
+            if self._chance(FAILED_ATTEMPT_SHARE):
+                failed = confirmed - self._between(0.5, 4.0)
+                if failed > recorded_at:
+                    self._notification(
+                        inc,
+                        ref,
+                        NotificationType.CRIME_RECORDED,
+                        NotificationOutcome.ATTEMPT_FAILED,
+                        failed,
+                    )
             outcome = (
                 NotificationOutcome.OPTED_OUT
                 if self._chance(0.03)
                 else NotificationOutcome.DELIVERED
             )
-            data = {
-                "notified_at": _iso(confirmed),
-                "notification_type": NotificationType.CRIME_RECORDED.value,
-                "outcome": outcome.value,
-                "method": self.rng.choice(
-                    (NotificationMethod.LETTER, NotificationMethod.EMAIL)
-                ).value,
-            }
-            self._emit(inc, "victim.notified", _CARE, confirmed, data, crime_ref=ref)
+            self._notification(inc, ref, NotificationType.CRIME_RECORDED, outcome, confirmed)
         self.ledger.expect(
             CRIME_CONFIRMATION,
             ref,
@@ -879,6 +870,39 @@ class Generator:
             trigger_at=recorded_at,
             enhanced=enhanced,
         )
+
+    def _referral_event(
+        self, inc: _Incident, ref: str, status: ReferralStatus, at: datetime
+    ) -> None:
+        self._emit(
+            inc,
+            "victim_care.referral",
+            _CARE,
+            at,
+            {"status": status.value, "at": _iso(at)},
+            actor=ActorRole.VICTIM_CARE_STAFF,
+            crime_ref=ref,
+        )
+
+    def _notification(
+        self,
+        inc: _Incident,
+        ref: str,
+        kind: NotificationType,
+        outcome: NotificationOutcome,
+        at: datetime,
+    ) -> None:
+        """Tell the victim something; an unsafe-to-contact outcome always carries a rationale."""
+        data = {
+            "notified_at": _iso(at),
+            "notification_type": kind.value,
+            "outcome": outcome.value,
+            "method": self.rng.choice(
+                (NotificationMethod.LETTER, NotificationMethod.EMAIL, NotificationMethod.PHONE)
+            ).value,
+            "rationale_present": outcome is NotificationOutcome.UNSAFE_TO_CONTACT,
+        }
+        self._emit(inc, "victim.notified", _CARE, at, data, crime_ref=ref)
 
     def _cancel_or_file(
         self,
@@ -1021,13 +1045,17 @@ class Generator:
                 if klass is CancellationClass.C1
                 else NotificationType.CANCELLATION
             )
-            ndata = {
-                "notified_at": _iso(told),
-                "notification_type": kind.value,
-                "outcome": NotificationOutcome.DELIVERED.value,
-                "method": NotificationMethod.LETTER.value,
-            }
-            self._emit(inc, "victim.notified", _CARE, told, ndata, crime_ref=ref)
+            if self._chance(FAILED_ATTEMPT_SHARE):
+                failed = told - self._between(0.1, 0.4)
+                if failed > at:
+                    outcome = NotificationOutcome.ATTEMPT_FAILED
+                    self._notification(inc, ref, kind, outcome, failed)
+            outcome = (
+                NotificationOutcome.UNSAFE_TO_CONTACT
+                if self._chance(0.02)
+                else NotificationOutcome.DELIVERED
+            )
+            self._notification(inc, ref, kind, outcome, told)
         self.ledger.expect(CANCEL_NOTIFY, subject, at, told, enhanced=enhanced)
         return told
 
