@@ -170,7 +170,10 @@ def decode_tick(raw: bytes | None) -> Tick:
     A tick without `sources` (as written before the decision clock existed) bounds nothing.
     """
     obj = json.loads(raw or b"")
-    sources = obj.get("sources") or {}
+    if not isinstance(obj, dict):
+        msg = "a tick is a JSON object"
+        raise TypeError(msg)
+    sources = obj.get("sources", {})
     if not isinstance(sources, dict):
         msg = "tick sources must be an object"
         raise TypeError(msg)

@@ -46,7 +46,7 @@ class Health:
     crashed_agents: set[str] = field(default_factory=set)
     last_heartbeat: float | None = None
     _last_committed: int | None = None
-    _stalled_since: float | None = None
+    _progress_at: float | None = None
 
     def agent_crashed(self, name: str) -> None:
         """An agent's body raised: the message was acked unprocessed, so restart the worker."""
@@ -67,12 +67,11 @@ class Health:
         if self.last_heartbeat is not None and now - self.last_heartbeat > self.loop_stall_seconds:
             reasons.append("event_loop_stalled")
         if progress is not None:
-            if progress.committed != self._last_committed or not progress.pending:
+            moved = progress.committed != self._last_committed
+            if moved or not progress.pending or self._progress_at is None:
                 self._last_committed = progress.committed
-                self._stalled_since = None
-            elif self._stalled_since is None:
-                self._stalled_since = now
-            elif now - self._stalled_since > self.commit_stall_seconds:
+                self._progress_at = now  # the last time the consumer was seen keeping up
+            elif now - self._progress_at > self.commit_stall_seconds:
                 reasons.append("commits_not_advancing")
         return Verdict(not reasons, tuple(reasons))
 

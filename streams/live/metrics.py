@@ -17,6 +17,7 @@ from schemas.deadletter import DeadLetterReason
 from streams.rules.engine import DATA_COMPLETENESS
 from streams.rules.model import CaseKind, Outcome
 from streams.rules.ruleset import RulesetCatalogue
+from streams.topics import INPUT_TOPICS
 
 DURATION_BUCKETS = (
     3600.0,
@@ -31,6 +32,7 @@ DURATION_BUCKETS = (
 """Around the thresholds that matter: 1 h, 24 h, 2 and 5 working days (with weekends)."""
 
 TABLES = ("incident_cases", "crime_cases")
+EVENT_TYPES_OF = {spec.name: spec.event_types for spec in INPUT_TOPICS}
 
 S1, S2, S3, S4 = Severity.S1, Severity.S2, Severity.S3, Severity.S4
 ALERT_ROUTES: Mapping[str, tuple[tuple[Severity, ...], Queue]] = {
@@ -210,6 +212,8 @@ class Metrics:
             self.time_to_record.labels(offence_group=group.value)
             self.time_to_referral.labels(offence_group=group.value)
         for topic in topics:
+            for event_type in EVENT_TYPES_OF.get(topic, ()):
+                self.events_consumed.labels(topic=topic, type=event_type)
             self.event_time_lag.labels(topic=topic)
             self.source_last_event.labels(topic=topic)
             self.source_stale.labels(source=topic)

@@ -463,7 +463,7 @@ class Batch:
             return  # not (yet) rebuilt for this partition: the next rebuild catches up
         try:
             tick = decode_tick(value)
-        except (ValueError, KeyError, TypeError):
+        except Exception:  # anyone can write to a side topic; a bad tick must not stop the agent
             logger.warning("tick_invalid", extra={"partition": partition})
             return
         proc.metrics.ticks_processed.inc()
