@@ -156,6 +156,8 @@ _CARRY_INCIDENT_REF = frozenset(
 """Event types that carry the incident_ref: the incident-side events, and the crime events the
 incident's rules read (a record, a reclassification). Victim contact, updates and filings carry
 only the crime_ref, as a records system keyed by crime sends them."""
+RAPE_FLAG_ON_OTHER_SEXUAL = 0.03
+"""Share of other-sexual reports the call handler flagged as rape [assumed]."""
 FAILED_ATTEMPT_SHARE = 0.1
 """Share of notifications preceded by a failed attempt [assumed]; a failed attempt tells no one."""
 FILED_SHARE = 0.4
@@ -482,10 +484,13 @@ class Generator:
         else:
             category = IncidentCategory.CRIME
         inc = self._new_incident(seq, received, category, channel)
+        # A call handler sometimes flags rape on a report that is then treated as another
+        # sexual offence: the rape allegation still needs a rape crime or an N100.
+        flag_only = group is OffenceGroup.OTHER_SEXUAL and self._chance(RAPE_FLAG_ON_OTHER_SEXUAL)
         inc.flags = {
             "domestic_abuse": da,
             "sexual": group in _SEXUAL,
-            "rape_alleged": group is OffenceGroup.RAPE,
+            "rape_alleged": group is OffenceGroup.RAPE or flag_only,
             "child_victim": child,
             "modern_slavery": group is OffenceGroup.MODERN_SLAVERY,
         }
@@ -501,26 +506,15 @@ class Generator:
             victims=[self._victim(inc) for _ in range(victims)],
         )
         self._report(inc, [first])
-        further: _Disclosure | None = None
-        if self._chance(profile.disclosures.further_disclosure_share):
-            mix = {
-                g: s for g, s in profile.offence_mix.items() if g is not OffenceGroup.MODERN_SLAVERY
-            }
-            total = math.fsum(mix.values())
-            further_group: OffenceGroup = _pick(rng, {g: s / total for g, s in mix.items()})
-            further = _Disclosure(
-                did=f"{inc.ref}-D2",
-                group=further_group,
-                at=received + self._between(1.0, 72.0),
-                victims=[self._victim(inc)],
-            )
-            self._disclosure_added(inc, further)
+        further = self._further(inc, received, allow_rape=not flag_only)
 
         p_first = self._record_probability(group, channel, da)
         self._answer(inc, first, p_first, da=da, child=child)
         if further is not None:
             p_further = profile.disclosures.further_disclosure_recorded
             self._answer(inc, further, p_further, da=False, child=child)
+        if flag_only:
+            self._plant_flag_only(inc, [first, *([further] if further else [])])
         recorded = bool(first.crimes)
         if da:
             self._safeguarding(inc, recorded=recorded)
@@ -531,6 +525,38 @@ class Generator:
         if further is not None:
             close_at = max(close_at, further.at + self._between(0.2, 3.0))
         self._close(inc, close_at)
+
+    def _further(
+        self, inc: _Incident, received: datetime, *, allow_rape: bool
+    ) -> _Disclosure | None:
+        """A further disclosure, made later (call-back, attending officer, PPU ...), or None."""
+        profile = self.profile
+        if not self._chance(profile.disclosures.further_disclosure_share):
+            return None
+        excluded = {OffenceGroup.MODERN_SLAVERY, *(() if allow_rape else (OffenceGroup.RAPE,))}
+        mix = {g: s for g, s in profile.offence_mix.items() if g not in excluded}
+        total = math.fsum(mix.values())
+        further = _Disclosure(
+            did=f"{inc.ref}-D2",
+            group=_pick(self.rng, {g: s / total for g, s in mix.items()}),
+            at=received + self._between(1.0, 72.0),
+            victims=[self._victim(inc)],
+        )
+        self._disclosure_added(inc, further)
+        return further
+
+    def _plant_flag_only(self, inc: _Incident, disclosures: list[_Disclosure]) -> None:
+        """Rape flagged but no rape disclosure: N100 for the incident, every crime misclassified.
+
+        Nothing on such an incident is ever a rape crime or an N100 here, so the incident-level
+        N100 duty is never met and each crime recorded on it is a RAPE-MISCLASSIFIED finding.
+        """
+        self.ledger.expect(N100, inc.ref, inc.received_at, None)
+        for d in disclosures:
+            for crime in d.crimes:
+                self.ledger.expect(
+                    RAPE_MISCLASSIFIED, crime.ref, crime.recorded_at, None, immediate=True
+                )
 
     def _entitlement(self, group: OffenceGroup, da: bool, child: bool) -> list[EntitlementCode]:
         codes = []
