@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from schemas.codes import OffenceGroup, Stage
@@ -94,6 +96,17 @@ def test_replay__matches_the_truth_across_rulesets_holidays_and_profiles(
         start=datetime.fromisoformat(start).replace(tzinfo=UTC),
     )
     run = _simulate_and_replay(tmp_path, config)
+    assert _breached(run.result) == set(_planted(run.simulation))
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(min_value=0, max_value=2**31), per_day=st.integers(20, 80))
+def test_replay__matches_the_truth_for_any_seed(tmp_path: Path, seed: int, per_day: int):
+    """Whatever the seed and volume, replay announces exactly the planted breaches."""
+    config = SimConfig(load_profile("cheshire-2016"), days=4, incidents_per_day=per_day, seed=seed)
+    run = _simulate_and_replay(tmp_path, config, name=f"events-{seed}-{per_day}.ndjson")
     assert _breached(run.result) == set(_planted(run.simulation))
 
 
