@@ -413,7 +413,8 @@ class Generator:
             self.profile.volume.crime_disclosures_per_year
             / self.profile.volume.calls_for_service_per_year
         )
-        crime_share = min(1.0, disclosures_per_incident / (1.0 + self._further_weight()))
+        further = self.profile.disclosures.further_disclosure_share
+        crime_share = min(1.0, disclosures_per_incident / (1.0 + further))
         if cfg.crime_share is not None:
             crime_share = cfg.crime_share
         seq = 0
