@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.codes import Queue
@@ -355,3 +356,33 @@ def metric_value(text: str, name: str, labels: dict[str, str]) -> float | None:
             if sample.name == name and sample.labels == labels:
                 return float(sample.value)
     return None
+
+
+async def wait_committed(
+    fleet: Fleet, topics: Sequence[str], timeout: float = OUTPUT_TIMEOUT_S
+) -> None:
+    """Wait until the fleet's consumer group has committed every partition of `topics` up to
+    the end offsets they have now (the worker writes its state before it commits)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=fleet.bootstrap, group_id=None)
+    await consumer.start()
+    client = AIOKafkaAdminClient(bootstrap_servers=fleet.bootstrap)
+    await client.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(fleet.partitions)]
+        end = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout
+        while True:
+            committed = await client.list_consumer_group_offsets(fleet.app_id)
+            behind = {
+                tp: (committed[tp].offset if tp in committed else 0, end[tp])
+                for tp in tps
+                if end[tp] > 0 and (tp not in committed or committed[tp].offset < end[tp])
+            }
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"not committed in {timeout}s: {behind}")
+            await asyncio.sleep(0.3)
+    finally:
+        await client.close()
+        await consumer.stop()
