@@ -122,7 +122,12 @@ class Settings(BaseSettings):
 
     # --- guardrails ---
     max_open_obligations_per_rule: int = Field(
-        2_000_000, ge=1, description="Open obligations per rule before new ones are refused."
+        2_000_000,
+        ge=1,
+        description=(
+            "Open obligations of one rule a worker may hold; beyond it each new one is still"
+            " opened and monitored, and counted in ncrs_guardrail_exceeded_total."
+        ),
     )
     max_obligation_age_days: int = Field(
         400, ge=1, description="Open obligations older than this are expired as stale."

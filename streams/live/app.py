@@ -92,6 +92,8 @@ REBUILD_CHUNK = 1000
 """Table entries read between yields to the event loop while rebuilding the index."""
 EXIT_DELIVERY_FAILED = 75
 """Exit status when output could not be delivered (EX_TEMPFAIL: restart and redo the batch)."""
+BROKER_SILENCE_TICKS = 3
+"""Tick intervals without any acknowledged send after which `/readyz` reports the broker down."""
 
 
 def _now() -> datetime:
@@ -156,6 +158,7 @@ class LiveWorker:
             version=__version__,
             ruleset="live",
             catalogue=self.ctx.catalogue,
+            open_limit=settings.max_open_obligations_per_rule,
         )
         self.health = Health()
         self.generation = 0
@@ -170,6 +173,8 @@ class LiveWorker:
                 grace=timedelta(seconds=settings.grace_seconds),
                 future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
                 staleness=timedelta(seconds=settings.staleness_seconds),
+                max_age=timedelta(days=settings.max_obligation_age_days),
+                open_limit=settings.max_open_obligations_per_rule,
             )
             for kind in CaseKind
         }
@@ -208,6 +213,9 @@ class LiveWorker:
             web_port=s.web_port,
             web_tables_enabled=False,
             web_in_thread=False,
+            # Static membership: a worker restarted under the same id (a StatefulSet pod) gets
+            # its partitions back at once instead of after the 60 s session timeout.
+            consumer_group_instance_id=s.consumer_group_instance_id,
         )
 
     def _agent(self, kind: CaseKind) -> Any:
@@ -350,6 +358,7 @@ class LiveWorker:
                     )
                 )
         await asyncio.gather(*pending)
+        self.health.broker_acked()
 
     # --- batches ---------------------------------------------------------------------------
 
@@ -422,6 +431,7 @@ class LiveWorker:
                     await producer.send(topic, item.item_id.encode(), item_value, None, None, None)
                 )
             await asyncio.gather(*pending)
+            self.health.broker_acked()
         except Exception as exc:
             # Never let take_events ack a batch whose output was not delivered.
             log.critical("output_delivery_failed", agent=kind.value, error=type(exc).__name__)
@@ -529,6 +539,12 @@ class LiveWorker:
             started=bool(getattr(app, "started", False)) and self.generation > 0,
             rebalancing=bool(app.rebalancing),
             recovered=recovered,
+            # Ticks go out every interval and their delivery is awaited: if none is acknowledged
+            # for several intervals the broker is unreachable (an outage), not just quiet.
+            broker_unreachable=self._ticking()
+            and self.health.broker_silent(
+                max(BROKER_SILENCE_TICKS * self.settings.tick_interval_seconds, 5.0)
+            ),
         )
 
 

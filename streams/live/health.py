@@ -3,7 +3,8 @@
 faust's own `/` answers OK through broker outages and agent crash loops, so orchestration uses
 these instead: `/healthz` fails when an agent died, the event loop stalled, or committed offsets
 stopped advancing while input is waiting (a restart is the cure); `/readyz` fails while the
-worker rebalances or recovers its tables (traffic should wait, a restart would not help).
+worker rebalances or recovers its tables, or while the broker has acknowledged nothing it sent
+for longer than a limit (a broker outage: traffic should wait, a restart would not help).
 """
 
 from __future__ import annotations
@@ -45,12 +46,22 @@ class Health:
     clock: Callable[[], float] = time.monotonic
     crashed_agents: set[str] = field(default_factory=set)
     last_heartbeat: float | None = None
+    last_broker_ack: float | None = None
     _last_committed: int | None = None
     _progress_at: float | None = None
 
     def agent_crashed(self, name: str) -> None:
         """An agent's body raised: the message was acked unprocessed, so restart the worker."""
         self.crashed_agents.add(name)
+
+    def broker_acked(self) -> None:
+        """The broker acknowledged something this worker sent (ticks go out every interval)."""
+        self.last_broker_ack = self.clock()
+
+    def broker_silent(self, limit: float) -> bool:
+        """Whether nothing sent has been acknowledged for longer than `limit` seconds."""
+        last = self.last_broker_ack
+        return last is not None and self.clock() - last > limit
 
     def heartbeat(self) -> None:
         """Called by a periodic task: proves the event loop is turning."""
@@ -76,8 +87,10 @@ class Health:
         return Verdict(not reasons, tuple(reasons))
 
     @staticmethod
-    def readiness(*, started: bool, rebalancing: bool, recovered: bool) -> Verdict:
-        """Ready once started, recovered, and not in a rebalance."""
+    def readiness(
+        *, started: bool, rebalancing: bool, recovered: bool, broker_unreachable: bool = False
+    ) -> Verdict:
+        """Ready once started, recovered, not in a rebalance, and the broker answering."""
         reasons = []
         if not started:
             reasons.append("starting")
@@ -85,4 +98,6 @@ class Health:
             reasons.append("rebalancing")
         if not recovered:
             reasons.append("recovering")
+        if broker_unreachable:
+            reasons.append("broker_unreachable")
         return Verdict(not reasons, tuple(reasons))

@@ -101,6 +101,7 @@ class Metrics:
         version: str,
         ruleset: str,
         catalogue: RulesetCatalogue | None = None,
+        open_limit: int | None = None,
     ) -> None:
         rules = sorted(set(rule_ids))
         topics = sorted(set(input_topics))
@@ -194,8 +195,24 @@ class Metrics:
             ["aggregate"],
             registry=r,
         )
+        self.guardrail_limit = Gauge(
+            "ncrs_guardrail_limit",
+            "Open obligations of a rule one worker may hold (NCRS_MAX_OPEN_OBLIGATIONS_PER_RULE).",
+            ["rule"],
+            registry=r,
+        )
+        self.guardrail_exceeded = Counter(
+            "ncrs_guardrail_exceeded",
+            "Obligations opened beyond the rule's open limit (still opened and monitored).",
+            ["rule"],
+            registry=r,
+        )
         self.build_info.labels(version=version, ruleset=ruleset).set(1)
         self._initialise(rules, topics, catalogue or RulesetCatalogue())
+        for rule in rules:
+            self.guardrail_exceeded.labels(rule=rule)
+            if open_limit is not None:
+                self.guardrail_limit.labels(rule=rule).set(open_limit)
 
     def _initialise(self, rules: list[str], topics: list[str], catalogue: RulesetCatalogue) -> None:
         """Create every bounded series at zero so it exists before the first event."""

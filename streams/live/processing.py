@@ -170,6 +170,8 @@ class SideProcessor:
         future_tolerance: timedelta,
         staleness: timedelta,
         retention: timedelta = DEFAULT_RETENTION,
+        max_age: timedelta | None = None,
+        open_limit: int | None = None,
     ) -> None:
         self.kind = kind
         self.families = tuple(f for f in families if kind in f.kinds)
@@ -179,6 +181,11 @@ class SideProcessor:
         self.grace = grace
         self.future_tolerance = future_tolerance
         self.retention = retention
+        # Guardrails (docs/reliability.md): an obligation opened `max_age` before the partition's
+        # event-time horizon is expired (`max_age_at`); past `open_limit` open obligations of
+        # one rule the worker counts and logs, but still opens and monitors every obligation.
+        self.max_age = max_age
+        self.open_limit = open_limit
         self.sources = SourceMonitor(staleness)
         self.side_topic = topology.side_of(kind)
         self.table_name = f"{kind.value}_cases"
@@ -246,10 +253,30 @@ class SideProcessor:
             return self.retention
         return self.retention + (now - horizon)
 
+    def max_age_at(self, partition: int, now: datetime) -> timedelta | None:
+        """The max-age guardrail to pass the engine at clock `now`, on the event-time horizon.
+
+        Widened like `retention_at`, so an obligation expires once the partition's events have
+        moved `max_age` past its clock start: history fed in long after it happened (a backlog,
+        a test in 2016) is announced on its own times, not expired unseen on the wall clock.
+        """
+        if self.max_age is None:
+            return None
+        horizon = self.horizon.get(partition)
+        if horizon is None or horizon >= now:
+            return self.max_age
+        return self.max_age + (now - horizon)
+
     def _next_due(self, case: CaseState, partition: int) -> datetime | None:
         clock = self.clock(partition)
-        retention = self.retention if clock is None else self.retention_at(partition, clock.now)
-        return next_due(case, stale_sources=self.sources.stale, retention=retention)
+        if clock is None:
+            retention, max_age = self.retention, self.max_age
+        else:
+            retention = self.retention_at(partition, clock.now)
+            max_age = self.max_age_at(partition, clock.now)
+        return next_due(
+            case, stale_sources=self.sources.stale, retention=retention, max_age=max_age
+        )
 
     def advance_case(
         self, case: CaseState, partition: int, clock: Clock
@@ -261,6 +288,7 @@ class SideProcessor:
             self.ctx,
             stale_sources=self.sources.stale,
             retention=self.retention_at(partition, clock.now),
+            max_age=self.max_age_at(partition, clock.now),
         )
         return step.case, step.effects
 
@@ -311,7 +339,22 @@ class SideProcessor:
             if index is not None:
                 clock = self.clock(partition)
                 index.schedule(key, (clock.now if clock else batch.now) + RETRY_AFTER)
+        self._check_open_limit(batch.opened)
         self._publish_gauges()
+
+    def _check_open_limit(self, opened: Counter[str]) -> None:
+        """Count (and log) the obligations this batch opened beyond a rule's open limit."""
+        if self.open_limit is None:
+            return
+        for rule, count in opened.items():
+            held = sum(tally.open_by_rule[rule] for tally in self.tally.values())
+            beyond = min(count, held - self.open_limit)
+            if beyond > 0:
+                self.metrics.guardrail_exceeded.labels(rule=rule).inc(beyond)
+                logger.warning(
+                    "guardrail_exceeded",
+                    extra={"rule": rule, "open": held, "limit": self.open_limit},
+                )
 
 
 class Batch:
@@ -325,6 +368,7 @@ class Batch:
         self.before: dict[str, CaseState | None] = {}
         self.retry: list[tuple[str, int]] = []
         self.touched: dict[str, int] = {}
+        self.opened: Counter[str] = Counter()
         self._cases: dict[str, CaseState | None] = {}
 
     def current(self, key: str) -> CaseState | None:
@@ -516,6 +560,7 @@ class Batch:
                 self.output.items.append(effect)
             elif isinstance(effect, ObligationOpened):
                 metrics.obligations_opened.labels(rule=effect.rule_id).inc()
+                self.opened[effect.rule_id] += 1
             elif isinstance(effect, ObligationClosed):
                 metrics.obligations_closed.labels(
                     rule=effect.rule_id, outcome=effect.outcome.value
