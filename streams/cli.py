@@ -15,6 +15,7 @@ import typer
 from streams import __version__
 from streams.commands import (
     audit_sample,
+    bench,
     demo,
     produce,
     queue,
@@ -47,6 +48,7 @@ app.command("report")(report.report)
 app.command("demo")(demo.demo)
 app.command("audit-sample")(audit_sample.audit_sample)
 app.command("produce")(produce.produce)
+app.command("bench")(bench.bench)
 
 
 def _print_version(value: bool) -> None:
