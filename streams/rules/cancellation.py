@@ -250,4 +250,15 @@ FAMILY = RuleFamily(
         "HMIC Cheshire Crime Data Integrity 2017: cancellations correct 17/20 rape, 17/20 "
         "sexual, 13/20 violence, 10/12 robbery; victims often not told"
     ),
+    reads=frozenset(
+        {
+            "cancellations",
+            "incident_ref",
+            "area",
+            "ratifications",
+            "reinstatements",
+            "recorded",
+            "notifications",
+        }
+    ),
 )

@@ -143,4 +143,5 @@ FAMILY = RuleFamily(
         "HMIC Cheshire Crime Data Integrity 2017: basic equality data (age, gender) not "
         "captured; uniformed sergeants not authorised to file crime records are doing so"
     ),
+    reads=frozenset({"recorded", "equality", "incident_ref", "updates", "filings", "area"}),
 )

@@ -8,11 +8,11 @@ either-order arrival harmless.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas.codes import Cause, OffenceGroup, Queue, Severity, Stage
-from streams.rules.model import CaseState, Obligation, Outcome, Refs, derive_id
+from streams.rules.model import CaseState, Obligation, Outcome, Refs, derive_id, make_obligation
 from streams.rules.ruleset import IMMEDIATE, RulesetCatalogue
 
 
@@ -70,12 +70,12 @@ def open_obligation(
     """
     oid = obligation_id(rule_id, subject)
     existing = case.obligations.get(oid)
-    if existing is not None and not (revise and existing.is_open and not existing.emitted):
+    if existing is not None and not (revise and existing.outcome is None and not existing.emitted):
         return case
     ruleset = ctx.catalogue.for_time(clock_start)
-    if not ruleset.enabled(rule_id):
+    params = ruleset.params.get(rule_id)
+    if params is None:  # the rule was not in force then
         return case
-    params = ruleset.rule(rule_id)
     span = params.enhanced_deadline if enhanced and params.enhanced_deadline else params.deadline
     if immediate:
         span = IMMEDIATE
@@ -90,35 +90,34 @@ def open_obligation(
         escalate = params.escalate.after(clock_start)
         if escalate > deadline:
             stages.append((Stage.ESCALATED, escalate))
-    obligation = Obligation(
-        obligation_id=oid,
-        rule_id=rule_id,
-        ruleset_id=ruleset.ruleset_id,
-        subject=subject,
-        refs=refs,
-        severity=severity,
-        queue=queue,
-        also_notify=also_notify,
-        offence_group=offence_group,
-        area=area,
-        reason_code=reason_code,
-        source=source,
-        clock_start=clock_start,
-        deadline=deadline,
-        deadline_basis=span.basis,
-        calendar=span.calendar,
-        stage_times=tuple(stages),
-        trigger_event_ids=trigger_event_ids,
-        cause=cause,
+    obligation = make_obligation(
+        oid,
+        rule_id,
+        ruleset.ruleset_id,
+        subject,
+        refs,
+        severity,
+        queue,
+        also_notify,
+        offence_group,
+        area,
+        reason_code,
+        source,
+        clock_start,
+        deadline,
+        span.basis,
+        span.calendar,
+        tuple(stages),
+        trigger_event_ids,
+        cause,
+        existing.considered_event_ids if existing is not None else (),
+        (),  # emitted
+        existing.undecided if existing is not None else False,
+        None,  # outcome
+        None,  # closed_at
     )
-    if existing is not None:
-        obligation = replace(
-            obligation,
-            considered_event_ids=existing.considered_event_ids,
-            undecided=existing.undecided,
-        )
-        if obligation == existing:
-            return case
+    if obligation == existing:
+        return case
     return case.with_obligation(obligation)
 
 
@@ -153,8 +152,7 @@ def close_obligation(
     else:
         outcome = Outcome.ON_TIME if at <= current.deadline else Outcome.LATE
     considered = tuple(dict.fromkeys((*current.considered_event_ids, *event_ids)))
-    closed = replace(current, outcome=outcome, closed_at=at, considered_event_ids=considered)
-    return case.with_obligation(closed)
+    return case.with_obligation(current.closed(outcome, at, considered))
 
 
 def update_open(
@@ -164,4 +162,4 @@ def update_open(
     current = find(case, rule_id, subject)
     if current is None or not current.is_open or current.cause == cause:
         return case
-    return case.with_obligation(replace(current, cause=cause))
+    return case.with_obligation(current.with_cause(cause))

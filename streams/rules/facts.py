@@ -39,7 +39,7 @@ from schemas.events import (
 from schemas.events import (
     Disclosure as DisclosureModel,
 )
-from streams.rules.model import CaseKind, CaseState
+from streams.rules.model import CaseKind, CaseState, make_case
 
 Facts = dict[str, Any]
 
@@ -382,4 +382,4 @@ def absorb(case: CaseState, event: Envelope) -> CaseState:
     at = event.time.isoformat()
     if last is None or at > last:
         facts["last_event_at"] = at
-    return CaseState(case.kind, case.key, facts, case.obligations, case.seen)
+    return make_case(case.kind, case.key, facts, case.obligations, case.seen, case.purged)

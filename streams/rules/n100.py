@@ -256,4 +256,7 @@ FAMILY = RuleFamily(
         "2017: N100 applied on 9 of 29 occasions, 4 of 18 N100s should have been rapes, 7 of 29 "
         "missed rapes misclassified"
     ),
+    reads=frozenset(
+        {"disclosures", "crimes", "reclassified", "n100s", "reported", "flags", "area"}
+    ),
 )

@@ -302,4 +302,7 @@ FAMILY = RuleFamily(
         "report and within 24 hours of receipt; one crime per victim; HMIC Crime Data Integrity "
         "Cheshire 2017"
     ),
+    reads=frozenset(
+        {"disclosures", "area", "flags", "reported", "crimes", "n100s", "closed", "reviews"}
+    ),
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from streams.rules.calendar import CALENDAR_ID, add_working_days
 
@@ -42,14 +43,20 @@ class Span:
     @property
     def basis(self) -> str:
         """How the deadline is computed, for the alert's evidence."""
-        if self.working_days:
-            return f"working_days:{self.working_days}"
-        return f"elapsed_hours:{self.hours:g}"
+        return _basis(self.hours, self.working_days)
 
     @property
     def calendar(self) -> str | None:
         """The calendar a working-day span depends on, or None for elapsed time."""
         return CALENDAR_ID if self.working_days else None
+
+
+@lru_cache(maxsize=256)
+def _basis(hours: float, working_days: int) -> str:
+    """One shared string per span: every obligation stores its basis, so it is not rebuilt."""
+    if working_days:
+        return f"working_days:{working_days}"
+    return f"elapsed_hours:{hours:g}"
 
 
 IMMEDIATE = Span()

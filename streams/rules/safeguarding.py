@@ -218,4 +218,5 @@ FAMILY = RuleFamily(
         "80 unrecorded domestic-abuse crimes; modern slavery recorded as crime (HO class 106, "
         "Independent Anti-Slavery Commissioner on NRM referrals); MARAC for high risk"
     ),
+    reads=frozenset({"flags_at", "crimes", "flags", "area", "nrm", "safeguarding", "reclassified"}),
 )

@@ -180,4 +180,5 @@ FAMILY = RuleFamily(
         "(explicit consent first for sexual offences, domestic abuse, bereaved); para 3.6 "
         "written confirmation; HMIC Cheshire 2017: recording delays delay Cheshire Cares referrals"
     ),
+    reads=frozenset({"recorded", "incident_ref", "referrals", "notifications"}),
 )
