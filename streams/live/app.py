@@ -253,6 +253,13 @@ class LiveWorker:
 
         app.on_partitions_assigned.connect(on_assigned)
 
+        async def on_rebalance_complete(
+            sender: Any, /, *args: Any, signal: Any, **kwargs: Any
+        ) -> None:
+            await self.seek_uncommitted()
+
+        app.on_rebalance_complete.connect(on_rebalance_complete)
+
         # Every worker ticks (not only the leader): a tick carries the bounds of the inputs its
         # sender owns, and each partition's clock waits for all of them (streams/live/clock.py).
         @app.timer(interval=self.settings.tick_interval_seconds)  # type: ignore[untyped-decorator]  # faust is untyped
@@ -280,6 +287,45 @@ class LiveWorker:
         async def readyz(web: Any, request: Any) -> Any:
             verdict = self.readiness()
             return web.json(verdict.as_dict(), status=200 if verdict.ok else 503)
+
+    # --- partitions nobody has committed -----------------------------------------------------
+
+    async def seek_uncommitted(self) -> None:
+        """Rewind assigned partitions that have no committed offset to where work is certain.
+
+        faust drops the rest of a fetched batch when the consumer generation changes mid-fetch
+        (faust/transport/consumer.py, `getmany`: "Generation id changed"), although aiokafka has
+        already moved its position past those records; after the rebalance faust seeks back to
+        the committed offset, but aiokafka's `seek_to_committed` does nothing for a partition
+        without one (or with offset 0), so the dropped records would never be read. That happens
+        when a fleet starts on a backlog and its workers join one after another. Called on
+        `on_rebalance_complete`, which faust sends before it resumes the partitions and seeks
+        the committed ones (faust/tables/recovery.py), this seeks each such partition to its
+        log start, or past what this worker itself has already delivered there. Re-read events
+        are duplicates the cases drop.
+        """
+        consumer: Any = self.app.consumer  # the concrete consumer has seek_to_committed
+        topics = {*self.topology.all_inputs, *(self.topology.side_of(k) for k in CaseKind)}
+        try:
+            ours = [tp for tp in consumer.assignment() if tp.topic in topics]
+            if not ours:
+                return
+            committed = await consumer.seek_to_committed()
+            missing = [tp for tp in ours if not committed.get(tp)]
+            if not missing:
+                return
+            starts = await consumer.earliest_offsets(*missing)
+            canonical = self.topology.canonical
+            for tp in missing:
+                target = starts.get(tp) or 0
+                if tp.topic in canonical:
+                    done = self.progress.next_offset((canonical[tp.topic], tp.partition))
+                    target = max(target, done or 0)
+                await consumer.seek(tp, target)
+        except Exception as exc:  # best effort: faust's own seek still follows
+            log.warning("seek_uncommitted_failed", error=type(exc).__name__)
+            return
+        log.info("seeked_uncommitted", partitions=len(missing))
 
     # --- the clock -------------------------------------------------------------------------
 

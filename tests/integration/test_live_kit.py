@@ -272,6 +272,7 @@ class Reader:
         self.bootstrap = bootstrap
         self.topics = list(topics)
         self.records: dict[str, list[Record]] = {t: [] for t in topics}
+        self._decoded: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
         self._consumer: AIOKafkaConsumer | None = None
 
     async def __aenter__(self) -> Reader:
@@ -298,6 +299,7 @@ class Reader:
         batches = await self._consumer.getmany(timeout_ms=200)
         for tp, msgs in batches.items():
             self.records[tp.topic].extend((m.key, m.value) for m in msgs)
+            self._decoded[tp.topic].extend(json.loads(m.value) for m in msgs if m.value is not None)
 
     async def until(
         self, done: Callable[[Reader], bool], timeout: float = OUTPUT_TIMEOUT_S, what: str = ""
@@ -318,8 +320,8 @@ class Reader:
             await self.poll()
 
     def values(self, topic: str) -> list[dict[str, Any]]:
-        """Decoded non-null values of a topic, in arrival order."""
-        return [json.loads(v) for _, v in self.records[topic] if v is not None]
+        """Decoded non-null values of a topic, in arrival order (decoded once, on arrival)."""
+        return self._decoded[topic]
 
     def latest(self, topic: str) -> dict[bytes, bytes | None]:
         """The compacted view: the latest value per key (None: tombstone)."""
