@@ -248,6 +248,9 @@ class LiveWorker:
         async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
             self.generation += 1
             self.metrics.rebalances.inc()
+            # An assignment is the broker answering too; it also starts the silence clock of
+            # `/readyz` for a worker whose first tick never gets through.
+            self.health.broker_acked()
             self._log_start = {}
             self.progress.retain(self._owned_inputs().values())
 
