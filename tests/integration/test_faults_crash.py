@@ -1,0 +1,96 @@
+"""Crash test (issue 8, item 1): `kill -9` a worker at random moments while 50,000+ events flow.
+
+The worker runs as deployed (deploy/k8s): RocksDB store and static group membership, so a
+restarted pod takes its partitions back without waiting for the session timeout. The stream is
+a `ncrs-monitor simulate` history fed at a steady rate; three kills fall at seeded random times
+inside the feed, each followed at once by a restart. At the end the fleet's outputs are judged
+against a replay of the same file (tests/integration/faults/expected.py explains which decisions
+are compared and why): every standing alert present, every work queue read from the start
+holding exactly the expected open items. Raw duplicates on the alerts topic and re-processed
+input (duplicate marker dead letters) are reported, not forbidden: at-least-once delivery
+re-sends after a crash, and deterministic ids make the copies harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.integration.faults.kafka import read_outputs
+from tests.integration.faults.scenario import history, judge, marker_letters, report, seconds
+from tests.integration.faults.settle import wait_settled
+from tests.integration.faults.stream import Feeder
+from tests.integration.faults.workers import Fleet, WorkerProcess
+
+SEED = 8
+KILLS = 3
+RATE = 1000.0
+"""Records a second: about what one worker sustains on 2 shared cores, so it never idles."""
+BUDGET_S = 420.0
+
+
+@pytest.mark.slow
+async def test_kill_9_during_a_50k_event_stream_loses_no_alert_and_opens_no_extra_item(
+    bootstrap: str, tmp_path: Path
+) -> None:
+    """Three seeded kill -9s mid-stream: standing alerts all present, open items exactly right."""
+    hist = await asyncio.to_thread(history, tmp_path, days=14, incidents_per_day=1400, seed=SEED)
+    assert hist.events >= 50_000
+    fleet = Fleet(bootstrap, f"crash-{uuid.uuid4().hex[:8]}", store="rocksdb://")
+    await asyncio.to_thread(fleet.create_topics)
+    worker = WorkerProcess(fleet, tmp_path / "w1", "w1", static=True)
+    feeder = Feeder(bootstrap, fleet.topic)
+    rng = random.Random(SEED)
+    duration = len(hist.records) / RATE
+    plan = sorted(rng.uniform(0.1, 0.85) * duration for _ in range(KILLS))
+    kills: list[dict[str, float]] = []
+    feed: asyncio.Task[None] | None = None
+    try:
+        async with asyncio.timeout(BUDGET_S):
+            worker.start()
+            await asyncio.to_thread(worker.wait_ready)
+            began = time.monotonic()
+            feed = asyncio.create_task(feeder.run(hist.records, rate=RATE))
+            for at in plan:
+                await asyncio.sleep(max(0.0, began + at - time.monotonic()))
+                sent = feeder.sent
+                worker.kill()
+                killed = time.monotonic()
+                worker.start()
+                await asyncio.to_thread(worker.wait_ready)
+                kills.append(
+                    {"at_s": killed - began, "sent": sent, "ready_s": time.monotonic() - killed}
+                )
+            await feed
+            fed_s = time.monotonic() - began
+            settle_s = await wait_settled(fleet, [worker])
+            outputs = await read_outputs(fleet)
+    finally:
+        if feed is not None:
+            feed.cancel()
+        worker.stop_quietly()
+    verdict = await asyncio.to_thread(judge, outputs, hist.path)
+    markers, reprocessed = marker_letters(outputs)
+    report(
+        "crash_kill9",
+        command="pytest tests/integration/test_faults_crash.py",
+        events=hist.events,
+        records_fed=len(hist.records),
+        kills=len(kills),
+        kill_at_s=seconds([k["at_s"] for k in kills]),
+        kill_after_records=[int(k["sent"]) for k in kills],
+        restart_to_ready_s=seconds([k["ready_s"] for k in kills]),
+        fed_in_s=round(fed_s, 1),
+        settled_after_feed_s=round(settle_s, 1),
+        reprocessed_markers=reprocessed,
+        **verdict.figures(),
+    )
+    assert len(kills) == KILLS
+    assert all(k["sent"] < len(hist.records) for k in kills), "every kill falls inside the feed"
+    assert verdict.ok, verdict.describe()
+    assert markers == hist.markers, "every marker dead-lettered once at least"
