@@ -6,17 +6,18 @@ on `PartitionsMismatch` while reporting "Ready"); the two internal side topics a
 with the same count. SIGTERM stops it gracefully: the batch in hand finishes, output is flushed,
 offsets are committed, and the process exits 0.
 
-Test hook (never set in production): with `NCRS_TEST_HOOKS=1` in the environment, SIGUSR1 makes
-the incident agent raise at its next batch, as a bug in the agent would, so the integration
-tests can check that `/healthz` reports a dead agent. It is an environment switch rather than a
-setting so that no configuration file can turn it on by accident.
+Test hook (never set in production): with `NCRS_TEST_HOOKS=1` in the environment the worker
+also serves `GET /test-hooks/crash-incident-agent`, which makes the incident agent raise at its
+next batch, as a bug in the agent would, so the integration tests can check that `/healthz`
+reports a dead agent. Without the variable the route does not exist. It is an environment switch
+rather than a setting so that no configuration file can turn it on by accident. (A signal would
+not do: mode's worker takes SIGUSR1 for stack dumps and SIGUSR2 for a debugger.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from typing import Any
 
 import typer
@@ -25,12 +26,15 @@ TEST_HOOKS_ENV = "NCRS_TEST_HOOKS"
 """Set to 1 to enable the test hook described in the module docstring."""
 
 
+CRASH_AGENT_PATH = "/test-hooks/crash-incident-agent"
+
+
 class InjectedAgentCrashError(RuntimeError):
-    """Raised inside the incident agent by the SIGUSR1 test hook."""
+    """Raised inside the incident agent by the test hook."""
 
 
 def install_test_hooks(live: Any) -> None:
-    """SIGUSR1: the incident agent raises at its next batch (module docstring)."""
+    """`GET /test-hooks/crash-incident-agent`: the incident agent raises at its next batch."""
     from streams.rules.model import CaseKind
 
     armed: set[CaseKind] = set()
@@ -44,7 +48,11 @@ def install_test_hooks(live: Any) -> None:
         await handle_batch(kind, events)
 
     live.handle_batch = crashing_handle_batch
-    signal.signal(signal.SIGUSR1, lambda signum, frame: armed.add(CaseKind.INCIDENT))
+
+    @live.app.page(CRASH_AGENT_PATH)  # type: ignore[untyped-decorator]  # faust is untyped
+    async def crash_incident_agent(web: Any, request: Any) -> Any:
+        armed.add(CaseKind.INCIDENT)
+        return web.json({"armed": "incident"})
 
 
 app = typer.Typer(help="Run a live worker.", invoke_without_command=True)
@@ -117,7 +125,7 @@ def worker() -> None:
     live = LiveWorker(settings, ALL_FAMILIES, rule_ids=RULE_IDS)
     if os.environ.get(TEST_HOOKS_ENV) == "1":
         install_test_hooks(live)
-        get_logger("streams.worker").warning("test_hooks_enabled", signal="SIGUSR1")
+        get_logger("streams.worker").warning("test_hooks_enabled", route=CRASH_AGENT_PATH)
     get_logger("streams.worker").info(
         "worker_starting",
         app_id=settings.app_id,

@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.codes import ClockKind
 from schemas.registry import encode_event
+from streams.commands.worker import CRASH_AGENT_PATH
 from streams.rules.families import RULE_IDS
 from streams.rules.model import Outcome
 from streams.topics import INPUT_TOPICS
@@ -222,10 +223,14 @@ async def test_live__metrics_expose_ncrs_series_with_label_values_initialised(
 async def test_live__health_endpoints_answer_and_readiness_was_false_at_start(
     worker: Worker,
 ) -> None:
-    """/healthz and /readyz are 200 on a running worker; /readyz was 503 before it was ready."""
+    """/healthz and /readyz are 200 on a running worker; /readyz was 503 before it was ready;
+    the crash test hook is not served by a worker started without NCRS_TEST_HOOKS."""
     healthz, readyz = worker.probe("/healthz"), worker.probe("/readyz")
     assert healthz is not None
     assert readyz is not None
     assert healthz[0] == 200, json.dumps(healthz[1])
     assert readyz == (200, {"ok": True, "reasons": []})
     assert any(status == 503 for status, _ in worker.readiness_seen)
+    crash_hook = worker.probe(CRASH_AGENT_PATH)
+    assert crash_hook is not None
+    assert crash_hook[0] == 404  # the test hook exists only with NCRS_TEST_HOOKS=1
