@@ -49,7 +49,7 @@ from schemas.codes import (
     Severity,
     VictimType,
 )
-from streams.rules.duties import RuleContext, close_obligation, open_obligation
+from streams.rules.duties import RuleContext, close_obligation, may_open, open_obligation
 from streams.rules.family import RuleFamily
 from streams.rules.model import CaseKind, CaseState, Refs
 from streams.topics import CRIME_RECORDS, VICTIM_CONTACT
@@ -155,22 +155,23 @@ def _authority(case: CaseState, ctx: RuleContext, cancellation: Mapping[str, Any
     subject = cancellation_subject(case.key, cancellation)
     group = OffenceGroup(cancellation["og"])
     cancelled_at = ts(cancellation["at"])
-    case = open_obligation(
-        case,
-        ctx,
-        rule_id=CANCEL_AUTHORITY,
-        subject=subject,
-        refs=Refs(incident_ref=facts.get("incident_ref"), crime_ref=case.key),
-        clock_start=cancelled_at,
-        severity=Severity.S1 if group is OffenceGroup.RAPE else Severity.S2,
-        queue=Queue.FCR,
-        source=CRIME_RECORDS.name,
-        reason_code=reason,
-        trigger_event_ids=(cancellation["event"],),
-        offence_group=group,
-        area=facts.get("area"),
-        revise=True,
-    )
+    if may_open(case, CANCEL_AUTHORITY, subject, revise=True):
+        case = open_obligation(
+            case,
+            ctx,
+            rule_id=CANCEL_AUTHORITY,
+            subject=subject,
+            refs=Refs(incident_ref=facts.get("incident_ref"), crime_ref=case.key),
+            clock_start=cancelled_at,
+            severity=Severity.S1 if group is OffenceGroup.RAPE else Severity.S2,
+            queue=Queue.FCR,
+            source=CRIME_RECORDS.name,
+            reason_code=reason,
+            trigger_event_ids=(cancellation["event"],),
+            offence_group=group,
+            area=facts.get("area"),
+            revise=True,
+        )
     fix = _fixes(facts, cancelled_at)
     if fix is not None:
         case = close_obligation(case, CANCEL_AUTHORITY, subject, at=fix[0], event_ids=(fix[1],))
@@ -191,23 +192,24 @@ def _notify(case: CaseState, ctx: RuleContext, cancellation: Mapping[str, Any]) 
         return close_obligation(
             case, CANCEL_NOTIFY, subject, at=at, event_ids=(recorded["event"],), cancelled=True
         )
-    case = open_obligation(
-        case,
-        ctx,
-        rule_id=CANCEL_NOTIFY,
-        subject=subject,
-        refs=Refs(incident_ref=facts.get("incident_ref"), crime_ref=case.key),
-        clock_start=cancelled_at,
-        severity=_notify_severity(facts, OffenceGroup(cancellation["og"])),
-        queue=Queue.VICTIM_CARE,
-        source=VICTIM_CONTACT.name,
-        reason_code="victim_not_told_of_cancellation",
-        trigger_event_ids=(cancellation["event"],),
-        offence_group=OffenceGroup(cancellation["og"]),
-        area=facts.get("area"),
-        enhanced=is_enhanced(facts),
-        revise=True,
-    )
+    if may_open(case, CANCEL_NOTIFY, subject, revise=True):
+        case = open_obligation(
+            case,
+            ctx,
+            rule_id=CANCEL_NOTIFY,
+            subject=subject,
+            refs=Refs(incident_ref=facts.get("incident_ref"), crime_ref=case.key),
+            clock_start=cancelled_at,
+            severity=_notify_severity(facts, OffenceGroup(cancellation["og"])),
+            queue=Queue.VICTIM_CARE,
+            source=VICTIM_CONTACT.name,
+            reason_code="victim_not_told_of_cancellation",
+            trigger_event_ids=(cancellation["event"],),
+            offence_group=OffenceGroup(cancellation["og"]),
+            area=facts.get("area"),
+            enhanced=is_enhanced(facts),
+            revise=True,
+        )
     told = _earliest(
         (ts(n["at"]), n["event"])
         for n in facts.get("notifications", [])

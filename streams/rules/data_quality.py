@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.codes import ActorRole, OffenceGroup, Queue, Severity, VictimType
-from streams.rules.duties import RuleContext, close_obligation, open_obligation
+from streams.rules.duties import RuleContext, close_obligation, may_open, open_obligation
 from streams.rules.family import RuleFamily
 from streams.rules.model import CaseKind, CaseState, Refs
 from streams.topics import CRIME_RECORDS
@@ -64,21 +64,22 @@ def _equality(case: CaseState, ctx: RuleContext) -> CaseState:
         return case
     if _complete(facts.get("equality", {})):
         return case
-    case = open_obligation(
-        case,
-        ctx,
-        rule_id=EQUALITY_DATA,
-        subject=case.key,
-        refs=Refs(incident_ref=facts.get("incident_ref"), crime_ref=case.key),
-        clock_start=ts(recorded["recorded_at"]),
-        severity=Severity.S4,
-        queue=Queue.DATA_QUALITY,
-        source=CRIME_RECORDS.name,
-        reason_code="equality_age_or_sex_missing",
-        trigger_event_ids=(recorded["event"],),
-        offence_group=OffenceGroup(recorded["og"]),
-        area=recorded.get("area"),
-    )
+    if may_open(case, EQUALITY_DATA, case.key):
+        case = open_obligation(
+            case,
+            ctx,
+            rule_id=EQUALITY_DATA,
+            subject=case.key,
+            refs=Refs(incident_ref=facts.get("incident_ref"), crime_ref=case.key),
+            clock_start=ts(recorded["recorded_at"]),
+            severity=Severity.S4,
+            queue=Queue.DATA_QUALITY,
+            source=CRIME_RECORDS.name,
+            reason_code="equality_age_or_sex_missing",
+            trigger_event_ids=(recorded["event"],),
+            offence_group=OffenceGroup(recorded["og"]),
+            area=recorded.get("area"),
+        )
     done = min(
         ((ts(u["at"]), u["event"]) for u in facts.get("updates", []) if _complete(u["equality"])),
         default=None,

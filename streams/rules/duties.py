@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas.codes import Cause, OffenceGroup, Queue, Severity, Stage
-from streams.rules.model import CaseState, Obligation, Outcome, Refs, derive_id, make_obligation
+from streams.rules.model import (
+    CaseState,
+    Obligation,
+    Outcome,
+    Refs,
+    derive_id,
+    make_obligation,
+    shared_stages,
+)
 from streams.rules.ruleset import IMMEDIATE, RulesetCatalogue
 
 
@@ -31,7 +39,17 @@ def obligation_id(rule_id: str, subject: str) -> str:
 
 def find(case: CaseState, rule_id: str, subject: str) -> Obligation | None:
     """The obligation of `rule_id` about `subject`, open or closed, if any."""
-    return case.obligations.get(obligation_id(rule_id, subject))
+    return case.obligations.get(derive_id(rule_id, subject))
+
+
+def may_open(case: CaseState, rule_id: str, subject: str, *, revise: bool = False) -> bool:
+    """Whether `open_obligation` with these arguments could change the case.
+
+    False exactly when the obligation exists and may not be revised (see `open_obligation`), so
+    rule code can skip working out the arguments of an opening that would do nothing.
+    """
+    existing = case.obligations.get(derive_id(rule_id, subject))
+    return existing is None or (revise and existing.outcome is None and not existing.emitted)
 
 
 def open_obligation(
@@ -68,7 +86,7 @@ def open_obligation(
     open obligation's clock, deadline, severity or area, but only while none of its stages has
     been announced: an alert once sent is never contradicted. Without it the first opening wins.
     """
-    oid = obligation_id(rule_id, subject)
+    oid = derive_id(rule_id, subject)
     existing = case.obligations.get(oid)
     if existing is not None and not (revise and existing.outcome is None and not existing.emitted):
         return case
@@ -80,16 +98,20 @@ def open_obligation(
     if immediate:
         span = IMMEDIATE
     deadline = span.after(clock_start)
-    stages: list[tuple[Stage, datetime]] = []
+    stages: list[Stage] = []
+    stage_at: list[datetime] = []
     if params.due_soon is not None and not immediate:
         warn = params.due_soon.after(clock_start)
         if warn < deadline:
-            stages.append((Stage.DUE_SOON, warn))
-    stages.append((Stage.BREACHED, deadline))
+            stages.append(Stage.DUE_SOON)
+            stage_at.append(warn)
+    stages.append(Stage.BREACHED)
+    stage_at.append(deadline)
     if params.escalate is not None and not immediate:
         escalate = params.escalate.after(clock_start)
         if escalate > deadline:
-            stages.append((Stage.ESCALATED, escalate))
+            stages.append(Stage.ESCALATED)
+            stage_at.append(escalate)
     obligation = make_obligation(
         oid,
         rule_id,
@@ -107,7 +129,8 @@ def open_obligation(
         deadline,
         span.basis,
         span.calendar,
-        tuple(stages),
+        shared_stages(tuple(stages)),
+        tuple(stage_at),
         trigger_event_ids,
         cause,
         existing.considered_event_ids if existing is not None else (),

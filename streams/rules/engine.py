@@ -28,7 +28,7 @@ from schemas.alerts import AlertEvent, Evidence, SubjectRefs, WorkItem
 from schemas.codes import ClockKind, OffenceGroup, Queue, ReferralStatus, Severity, Stage
 from schemas.events import CrimeRecorded, Envelope, VictimCareReferral
 from streams.rules.duties import RuleContext
-from streams.rules.facts import absorb, route
+from streams.rules.facts import absorbed_facts, route
 from streams.rules.family import RuleFamily
 from streams.rules.index import DueIndex
 from streams.rules.model import (
@@ -167,7 +167,7 @@ def _stage_minutes(ob: Obligation, stage: Stage) -> tuple[int | None, int | None
     if stage is Stage.RESOLVED_LATE:
         return None, (_minutes(ob.closed_at - ob.deadline) if ob.closed_at is not None else None)
     if stage is Stage.DUE_SOON or stage is Stage.ESCALATED:
-        for s, at in ob.stage_times:
+        for s, at in zip(ob.stages, ob.stage_at, strict=True):
             if s is stage:
                 if stage is Stage.DUE_SOON:
                     return _minutes(ob.deadline - at), None
@@ -383,6 +383,8 @@ def _closing_effects(
         effects.extend(_closed_items(ob))
     if not already_counted:
         effects.append(_closed_metric(ob))
+    if len(emitted) == len(ob.emitted):
+        return ob, effects
     return ob.announced(tuple(emitted), ob.undecided), effects
 
 
@@ -402,7 +404,7 @@ def _finalise_late(ob: Obligation, ctx: RuleContext) -> tuple[Obligation, list[E
     assert ob.closed_at is not None  # only for pending-late obligations
     effects: list[Effect] = []
     emitted = list(ob.emitted)
-    for stage, at in ob.stage_times:
+    for stage, at in zip(ob.stages, ob.stage_at, strict=True):
         if stage not in emitted and at <= ob.closed_at:
             effects.append(build_alert(ob, stage, ctx, ob.closed_at, ClockKind.EVENT_TIME))
             emitted.append(stage)
@@ -428,7 +430,8 @@ def _diff(before: CaseState, after: CaseState, ctx: RuleContext) -> tuple[CaseSt
         )
         if newly_met:
             closed, more = _closing_effects(prev, ob, ctx)
-            changed[oid] = closed
+            if closed is not ob:
+                changed[oid] = closed
             effects.extend(more)
     if changed:
         after = after.with_obligations({**after.obligations, **changed})
@@ -504,15 +507,18 @@ def apply(
     if dedup in case.seen:
         return Step(case, ())
     before = case
-    absorbed = absorb(case, event)
-    changed = _changed_facts(case.facts, absorbed.facts)
-    after = make_case(kind, key, absorbed.facts, case.obligations, (*case.seen, dedup), False)
+    facts = absorbed_facts(case, event)
+    changed = _changed_facts(case.facts, facts) if facts is not case.facts else set()
+    after = make_case(kind, key, facts, case.obligations, (*case.seen, dedup), False)
     for family in families:
         if kind in family.kinds and (
             family.reads is None or case.purged or not changed.isdisjoint(family.reads)
         ):
             after = family.reconcile(after, ctx)
-    after, effects = _diff(before, after, ctx)
+    if after.obligations is before.obligations:
+        effects: list[Effect] = []  # no family changed anything
+    else:
+        after, effects = _diff(before, after, ctx)
     effects.extend(_observations(after, event))
     return Step(after, tuple(effects))
 
@@ -539,7 +545,7 @@ def _announce_due(
     cutoff = min(now, ob.closed_at) if pending and ob.closed_at is not None else now
     emitted = list(ob.emitted)
     undecided = ob.undecided
-    for stage, at in ob.stage_times:
+    for stage, at in zip(ob.stages, ob.stage_at, strict=True):
         if stage in emitted or at > cutoff:
             continue
         if not pending and stage is not Stage.DUE_SOON and ob.source in stale_sources:
@@ -762,13 +768,32 @@ class Engine:
                 if was_stale:
                     self.rebuild_index()
         for kind, key in route(event):
-            step = apply(self.cases.get((kind, key)), kind, key, event, self.ctx, self.families)
-            self._store((kind, key), step.case)
+            case_key = (kind, key)
+            case = self.cases.get(case_key)
+            step = apply(case, kind, key, event, self.ctx, self.families)
+            after = step.case
+            if (
+                self.sources is None
+                and case is not None
+                and after is not None
+                and after.obligations is case.obligations
+                and after.obligations
+            ):
+                # Nothing owed changed, so nothing `next_due` looks at changed either: with
+                # obligations present it ignores the facts, and without a source monitor the
+                # set of silent sources is always empty.
+                self.cases[case_key] = after
+            else:
+                self._store(case_key, after)
             effects.extend(step.effects)
         return effects
 
     def advance(self, clock: Clock) -> list[Effect]:
         """Announce everything due at `clock.now`; O(log n) per due case."""
+        if self.sources is None:
+            due = self.index.next_due()
+            if due is None or due > clock.now:
+                return []
         effects: list[Effect] = []
         stale: frozenset[str] = frozenset()
         if self.sources is not None:

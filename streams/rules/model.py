@@ -54,6 +54,12 @@ def derive_id(*parts: str) -> str:
     return uuid5_of(*parts)
 
 
+@functools.lru_cache(maxsize=256)
+def shared_stages(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
+    """One tuple object per sequence of stages: obligations store these, and there are few."""
+    return stages
+
+
 class Outcome(StrEnum):
     """How an obligation closed (metrics label `outcome`)."""
 
@@ -82,7 +88,12 @@ class Refs:
 
 @dataclass(frozen=True, slots=True)
 class Obligation:
-    """One duty with a deadline; `stage_times` lists when each warning stage falls due."""
+    """One duty with a deadline; `stages` and `stage_at` say when each warning stage falls due.
+
+    The stages are kept apart from their times (see `stage_times` for the pairs) because a
+    rule's list of stages is one shared tuple, and a tuple of pairs per obligation was a fifth
+    of the memory an open obligation takes.
+    """
 
     obligation_id: str
     rule_id: str
@@ -100,7 +111,8 @@ class Obligation:
     deadline: datetime
     deadline_basis: str
     calendar: str | None
-    stage_times: tuple[tuple[Stage, datetime], ...]
+    stages: tuple[Stage, ...]
+    stage_at: tuple[datetime, ...]
     trigger_event_ids: tuple[str, ...]
     cause: Cause | None = None
     considered_event_ids: tuple[str, ...] = ()
@@ -128,10 +140,16 @@ class Obligation:
         """A warning stage was announced, so a work item is open on the owning queue."""
         return any(stage in WARNING_STAGES for stage in self.emitted)
 
+    @property
+    def stage_times(self) -> tuple[tuple[Stage, datetime], ...]:
+        """(stage, when it falls due) for each warning stage, earliest first."""
+        return tuple(zip(self.stages, self.stage_at, strict=True))
+
     def next_stage(self) -> tuple[Stage, datetime] | None:
         """The earliest warning stage not yet announced."""
-        for stage, at in self.stage_times:
-            if stage not in self.emitted:
+        emitted = self.emitted
+        for stage, at in zip(self.stages, self.stage_at, strict=True):
+            if stage not in emitted:
                 return stage, at
         return None
 
@@ -155,7 +173,7 @@ class Obligation:
             self,
             self.cause,
             self.considered_event_ids,
-            emitted,
+            shared_stages(emitted),
             undecided,
             self.outcome,
             self.closed_at,
@@ -197,7 +215,9 @@ class Obligation:
             "due": self.deadline.isoformat(),
             "basis": self.deadline_basis,
             "cal": self.calendar,
-            "stages": [[s.value, at.isoformat()] for s, at in self.stage_times],
+            "stages": [
+                [s.value, at.isoformat()] for s, at in zip(self.stages, self.stage_at, strict=True)
+            ],
             "trig": list(self.trigger_event_ids),
             "cause": self.cause.value if self.cause else None,
             "cons": list(self.considered_event_ids),
@@ -228,11 +248,12 @@ class Obligation:
             deadline=datetime.fromisoformat(d["due"]),
             deadline_basis=d["basis"],
             calendar=d["cal"],
-            stage_times=tuple((Stage(s), datetime.fromisoformat(at)) for s, at in d["stages"]),
+            stages=shared_stages(tuple(Stage(s) for s, _ in d["stages"])),
+            stage_at=tuple(datetime.fromisoformat(at) for _, at in d["stages"]),
             trigger_event_ids=tuple(d["trig"]),
             cause=Cause(d["cause"]) if d["cause"] else None,
             considered_event_ids=tuple(d["cons"]),
-            emitted=tuple(Stage(s) for s in d["emitted"]),
+            emitted=shared_stages(tuple(Stage(s) for s in d["emitted"])),
             undecided=d["undecided"],
             outcome=Outcome(d["outcome"]) if d["outcome"] else None,
             closed_at=datetime.fromisoformat(d["closed"]) if d["closed"] else None,
@@ -306,12 +327,41 @@ class CaseState:
 # by field to what the dataclass constructor builds (tests compare the two).
 
 _new = object.__new__
+
+
+def _slot_setter(cls: type, name: str) -> Any:
+    """The slot descriptor's setter of one field (bypasses the frozen `__setattr__`)."""
+    return getattr(cls, name).__set__
+
+
 _CASE_SLOTS: tuple[Any, ...] = tuple(
-    getattr(CaseState, f.name).__set__ for f in dataclass_fields(CaseState)
+    _slot_setter(CaseState, f.name) for f in dataclass_fields(CaseState)
 )
-_OB_SLOTS: tuple[Any, ...] = tuple(
-    getattr(Obligation, f.name).__set__ for f in dataclass_fields(Obligation)
-)
+_set_obligation_id = _slot_setter(Obligation, "obligation_id")
+_set_rule_id = _slot_setter(Obligation, "rule_id")
+_set_ruleset_id = _slot_setter(Obligation, "ruleset_id")
+_set_subject = _slot_setter(Obligation, "subject")
+_set_refs = _slot_setter(Obligation, "refs")
+_set_severity = _slot_setter(Obligation, "severity")
+_set_queue = _slot_setter(Obligation, "queue")
+_set_also_notify = _slot_setter(Obligation, "also_notify")
+_set_offence_group = _slot_setter(Obligation, "offence_group")
+_set_area = _slot_setter(Obligation, "area")
+_set_reason_code = _slot_setter(Obligation, "reason_code")
+_set_source = _slot_setter(Obligation, "source")
+_set_clock_start = _slot_setter(Obligation, "clock_start")
+_set_deadline = _slot_setter(Obligation, "deadline")
+_set_deadline_basis = _slot_setter(Obligation, "deadline_basis")
+_set_calendar = _slot_setter(Obligation, "calendar")
+_set_stages = _slot_setter(Obligation, "stages")
+_set_stage_at = _slot_setter(Obligation, "stage_at")
+_set_trigger_event_ids = _slot_setter(Obligation, "trigger_event_ids")
+_set_cause = _slot_setter(Obligation, "cause")
+_set_considered_event_ids = _slot_setter(Obligation, "considered_event_ids")
+_set_emitted = _slot_setter(Obligation, "emitted")
+_set_undecided = _slot_setter(Obligation, "undecided")
+_set_outcome = _slot_setter(Obligation, "outcome")
+_set_closed_at = _slot_setter(Obligation, "closed_at")
 
 
 def make_case(
@@ -334,16 +384,26 @@ def make_case(
     return case
 
 
-def make_obligation(*values: Any) -> Obligation:
-    """`Obligation(*values)` (every field, in order) without the dataclass `__init__`."""
-    ob = _new(Obligation)
-    for setter, value in zip(_OB_SLOTS, values, strict=True):
-        setter(ob, value)
-    return ob
-
-
-def _copy_obligation(
-    ob: Obligation,
+def make_obligation(
+    obligation_id: str,
+    rule_id: str,
+    ruleset_id: str,
+    subject: str,
+    refs: Refs,
+    severity: Severity,
+    queue: Queue,
+    also_notify: tuple[Queue, ...],
+    offence_group: OffenceGroup | None,
+    area: str | None,
+    reason_code: str,
+    source: str,
+    clock_start: datetime,
+    deadline: datetime,
+    deadline_basis: str,
+    calendar: str | None,
+    stages: tuple[Stage, ...],
+    stage_at: tuple[datetime, ...],
+    trigger_event_ids: tuple[str, ...],
     cause: Cause | None,
     considered_event_ids: tuple[str, ...],
     emitted: tuple[Stage, ...],
@@ -351,33 +411,73 @@ def _copy_obligation(
     outcome: Outcome | None,
     closed_at: datetime | None,
 ) -> Obligation:
-    """`ob` with its lifecycle fields (the last six) replaced; the definition is shared."""
-    return make_obligation(
-        ob.obligation_id,
-        ob.rule_id,
-        ob.ruleset_id,
-        ob.subject,
-        ob.refs,
-        ob.severity,
-        ob.queue,
-        ob.also_notify,
-        ob.offence_group,
-        ob.area,
-        ob.reason_code,
-        ob.source,
-        ob.clock_start,
-        ob.deadline,
-        ob.deadline_basis,
-        ob.calendar,
-        ob.stage_times,
-        ob.trigger_event_ids,
-        cause,
-        considered_event_ids,
-        emitted,
-        undecided,
-        outcome,
-        closed_at,
-    )
+    """`Obligation(...)` (every field, in order) without the dataclass `__init__`."""
+    ob = _new(Obligation)
+    _set_obligation_id(ob, obligation_id)
+    _set_rule_id(ob, rule_id)
+    _set_ruleset_id(ob, ruleset_id)
+    _set_subject(ob, subject)
+    _set_refs(ob, refs)
+    _set_severity(ob, severity)
+    _set_queue(ob, queue)
+    _set_also_notify(ob, also_notify)
+    _set_offence_group(ob, offence_group)
+    _set_area(ob, area)
+    _set_reason_code(ob, reason_code)
+    _set_source(ob, source)
+    _set_clock_start(ob, clock_start)
+    _set_deadline(ob, deadline)
+    _set_deadline_basis(ob, deadline_basis)
+    _set_calendar(ob, calendar)
+    _set_stages(ob, stages)
+    _set_stage_at(ob, stage_at)
+    _set_trigger_event_ids(ob, trigger_event_ids)
+    _set_cause(ob, cause)
+    _set_considered_event_ids(ob, considered_event_ids)
+    _set_emitted(ob, emitted)
+    _set_undecided(ob, undecided)
+    _set_outcome(ob, outcome)
+    _set_closed_at(ob, closed_at)
+    return ob
+
+
+def _copy_obligation(
+    old: Obligation,
+    cause: Cause | None,
+    considered_event_ids: tuple[str, ...],
+    emitted: tuple[Stage, ...],
+    undecided: bool,
+    outcome: Outcome | None,
+    closed_at: datetime | None,
+) -> Obligation:
+    """`old` with its lifecycle fields (the last six) replaced; the definition is shared."""
+    ob = _new(Obligation)
+    _set_obligation_id(ob, old.obligation_id)
+    _set_rule_id(ob, old.rule_id)
+    _set_ruleset_id(ob, old.ruleset_id)
+    _set_subject(ob, old.subject)
+    _set_refs(ob, old.refs)
+    _set_severity(ob, old.severity)
+    _set_queue(ob, old.queue)
+    _set_also_notify(ob, old.also_notify)
+    _set_offence_group(ob, old.offence_group)
+    _set_area(ob, old.area)
+    _set_reason_code(ob, old.reason_code)
+    _set_source(ob, old.source)
+    _set_clock_start(ob, old.clock_start)
+    _set_deadline(ob, old.deadline)
+    _set_deadline_basis(ob, old.deadline_basis)
+    _set_calendar(ob, old.calendar)
+    _set_stages(ob, old.stages)
+    _set_stage_at(ob, old.stage_at)
+    _set_trigger_event_ids(ob, old.trigger_event_ids)
+    _set_cause(ob, cause)
+    _set_considered_event_ids(ob, considered_event_ids)
+    _set_emitted(ob, emitted)
+    _set_undecided(ob, undecided)
+    _set_outcome(ob, outcome)
+    _set_closed_at(ob, closed_at)
+    return ob
 
 
 # --- effects: what a step asks the driver to do -------------------------------------------

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from schemas.codes import DISALLOWED_N100_REASONS, N100Outcome, OffenceGroup, Queue, Severity
-from streams.rules.duties import RuleContext, close_obligation, open_obligation
+from streams.rules.duties import RuleContext, close_obligation, may_open, open_obligation
 from streams.rules.family import RuleFamily
 from streams.rules.model import CaseKind, CaseState, Refs
 from streams.rules.recording import (
@@ -38,6 +38,7 @@ from streams.rules.recording import (
     crime_links,
     disclosure_subject,
     earliest,
+    iter_linked_crimes,
     linked_crimes,
     n100s_for,
     rape_disclosure_ids,
@@ -74,9 +75,11 @@ def _all_crimes(facts: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]
     return sorted(crimes.items())
 
 
-def _flag_only(facts: Mapping[str, Any]) -> bool:
+def _flag_only(facts: Mapping[str, Any], rape_ids: list[str] | None = None) -> bool:
     """The incident alleges rape by its flag but carries no rape disclosure."""
-    return bool(facts.get("flags", {}).get("rape_alleged")) and not rape_disclosure_ids(facts)
+    if rape_ids is None:
+        rape_ids = rape_disclosure_ids(facts)
+    return bool(facts.get("flags", {}).get("rape_alleged")) and not rape_ids
 
 
 def _open_n100(
@@ -100,16 +103,16 @@ def _open_n100(
     )
 
 
-def _n100_rule(case: CaseState, ctx: RuleContext) -> CaseState:
+def _n100_rule(case: CaseState, ctx: RuleContext, rape_ids: list[str]) -> CaseState:
     facts = case.facts
     disclosures: Mapping[str, Mapping[str, Any]] = facts.get("disclosures", {})
-    rape_ids = rape_disclosure_ids(facts)
     for did in rape_ids:
         disc = disclosures[did]
         subject = disclosure_subject(case.key, did)
-        refs = Refs(incident_ref=case.key, disclosure_id=did)
-        case = _open_n100(case, ctx, subject, refs, disc["at"], disc["event"])
-        satisfiers = _rape_records(facts, linked_crimes(facts, did, disc))
+        if may_open(case, N100, subject):
+            refs = Refs(incident_ref=case.key, disclosure_id=did)
+            case = _open_n100(case, ctx, subject, refs, disc["at"], disc["event"])
+        satisfiers = _rape_records(facts, iter_linked_crimes(facts, did, disc))
         satisfiers.extend((ts(n["at"]), n["event"]) for _, n in n100s_for(facts, did))
         case = close_with(case, N100, subject, earliest(satisfiers))
     reported = facts.get("reported")
@@ -120,10 +123,10 @@ def _n100_rule(case: CaseState, ctx: RuleContext) -> CaseState:
         return close_obligation(
             case, N100, case.key, at=first[0], event_ids=(first[1],), cancelled=True
         )
-    if _flag_only(facts) and reported:
-        case = _open_n100(
-            case, ctx, case.key, Refs(incident_ref=case.key), reported["at"], reported["event"]
-        )
+    if _flag_only(facts, rape_ids) and reported:
+        if may_open(case, N100, case.key):
+            refs = Refs(incident_ref=case.key)
+            case = _open_n100(case, ctx, case.key, refs, reported["at"], reported["event"])
         satisfiers = _rape_records(facts, _all_crimes(facts))
         satisfiers.extend(
             (ts(n["at"]), n["event"]) for n in facts.get("n100s", {}).values() if "at" in n
@@ -185,40 +188,47 @@ def _n100_ageing(case: CaseState, ctx: RuleContext, ref: str, n100: Mapping[str,
     return close_with(case, N100_AGEING, ref, (ts(n100["resolved_at"]), n100["resolved_event"]))
 
 
-def _rape_disclosure_of(facts: Mapping[str, Any], crime: Mapping[str, Any]) -> str | None:
+def _rape_disclosure_of(
+    facts: Mapping[str, Any], crime: Mapping[str, Any], rape_ids: list[str] | None = None
+) -> str | None:
     """The first rape disclosure this crime is linked to, if any."""
     disclosures: Mapping[str, Mapping[str, Any]] = facts.get("disclosures", {})
-    for did in rape_disclosure_ids(facts):
+    for did in rape_disclosure_ids(facts) if rape_ids is None else rape_ids:
         if crime_links(crime, did, disclosures[did]):
             return did
     return None
 
 
 def _misclassified(
-    case: CaseState, ctx: RuleContext, ref: str, crime: Mapping[str, Any]
+    case: CaseState,
+    ctx: RuleContext,
+    ref: str,
+    crime: Mapping[str, Any],
+    rape_ids: list[str],
+    flag_only: bool,
 ) -> CaseState:
     facts = case.facts
     if crime["og"] == _RAPE:
         return case
-    did = _rape_disclosure_of(facts, crime)
-    flag_only = _flag_only(facts)
+    did = _rape_disclosure_of(facts, crime, rape_ids)
     if did is None and not flag_only:
         return case
-    case = open_obligation(
-        case,
-        ctx,
-        rule_id=RAPE_MISCLASSIFIED,
-        subject=ref,
-        refs=Refs(incident_ref=case.key, disclosure_id=did, crime_ref=ref),
-        clock_start=ts(crime["recorded_at"]),
-        severity=Severity.S1,
-        queue=Queue.FCR,
-        source=CRIME_RECORDS.name,
-        reason_code="rape_report_recorded_as_other_offence",
-        trigger_event_ids=(crime["event"],),
-        offence_group=OffenceGroup.RAPE,
-        area=crime.get("area") or facts.get("area"),
-    )
+    if may_open(case, RAPE_MISCLASSIFIED, ref):
+        case = open_obligation(
+            case,
+            ctx,
+            rule_id=RAPE_MISCLASSIFIED,
+            subject=ref,
+            refs=Refs(incident_ref=case.key, disclosure_id=did, crime_ref=ref),
+            clock_start=ts(crime["recorded_at"]),
+            severity=Severity.S1,
+            queue=Queue.FCR,
+            source=CRIME_RECORDS.name,
+            reason_code="rape_report_recorded_as_other_offence",
+            trigger_event_ids=(crime["event"],),
+            offence_group=OffenceGroup.RAPE,
+            area=crime.get("area") or facts.get("area"),
+        )
     reclassified: Mapping[str, list[Mapping[str, Any]]] = facts.get("reclassified", {})
     satisfiers: list[Satisfier] = [
         (ts(r["at"]), r["event"])
@@ -233,16 +243,20 @@ def _misclassified(
 
 def reconcile(case: CaseState, ctx: RuleContext) -> CaseState:
     """Open and close the rape-report obligations the incident's facts imply."""
-    case = _n100_rule(case, ctx)
-    n100s: Mapping[str, Mapping[str, Any]] = case.facts.get("n100s", {})
+    facts = case.facts  # reconciling changes obligations only, never the facts
+    rape_ids = rape_disclosure_ids(facts)
+    case = _n100_rule(case, ctx, rape_ids)
+    n100s: Mapping[str, Mapping[str, Any]] = facts.get("n100s", {})
     for ref in sorted(n100s):
         n100 = n100s[ref]
         if "at" not in n100:
             continue  # resolved before its record arrived: nothing to judge yet
         case = _n100_reason(case, ctx, ref, n100)
         case = _n100_ageing(case, ctx, ref, n100)
-    for ref, crime in _all_crimes(case.facts):
-        case = _misclassified(case, ctx, ref, crime)
+    if facts.get("crimes"):
+        flag_only = _flag_only(facts, rape_ids)
+        for ref, crime in _all_crimes(facts):
+            case = _misclassified(case, ctx, ref, crime, rape_ids, flag_only)
     return case
 
 

@@ -43,7 +43,7 @@ from schemas.codes import (
     ReviewType,
     Severity,
 )
-from streams.rules.duties import RuleContext, close_obligation, open_obligation
+from streams.rules.duties import RuleContext, close_obligation, may_open, open_obligation
 from streams.rules.family import RuleFamily
 from streams.rules.model import CaseKind, CaseState, Refs
 from streams.topics import CRIME_RECORDS, INCIDENTS
@@ -92,6 +92,16 @@ def linked_crimes(
     return sorted(
         (ref, crime) for ref, crime in crimes.items() if crime_links(crime, disclosure_id, disc)
     )
+
+
+def iter_linked_crimes(
+    facts: Mapping[str, Any], disclosure_id: str, disc: Mapping[str, Any]
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """`linked_crimes` in no particular order, for callers that only take the earliest."""
+    crimes: Mapping[str, Mapping[str, Any]] | None = facts.get("crimes")
+    if not crimes:
+        return []
+    return [(ref, c) for ref, c in crimes.items() if crime_links(c, disclosure_id, disc)]
 
 
 def rape_disclosure_ids(facts: Mapping[str, Any]) -> list[str]:
@@ -159,24 +169,27 @@ def _rec24h(
 ) -> CaseState:
     facts = case.facts
     subject = disclosure_subject(case.key, did)
-    severity = _severity(facts, og)
-    case = open_obligation(
-        case,
-        ctx,
-        rule_id=REC_24H,
-        subject=subject,
-        refs=Refs(incident_ref=case.key, disclosure_id=did),
-        clock_start=ts(disc["at"]),
-        severity=severity,
-        queue=Queue.OMU,
-        also_notify=(Queue.CONTROL_ROOM,) if severity in (Severity.S1, Severity.S2) else (),
-        source=CRIME_RECORDS.name,
-        reason_code="not_recorded_within_limit",
-        trigger_event_ids=(disc["event"],),
-        offence_group=og,
-        area=facts.get("area"),
-    )
-    satisfiers = [(ts(c["recorded_at"]), c["event"]) for _, c in linked_crimes(facts, did, disc)]
+    if may_open(case, REC_24H, subject):
+        severity = _severity(facts, og)
+        case = open_obligation(
+            case,
+            ctx,
+            rule_id=REC_24H,
+            subject=subject,
+            refs=Refs(incident_ref=case.key, disclosure_id=did),
+            clock_start=ts(disc["at"]),
+            severity=severity,
+            queue=Queue.OMU,
+            also_notify=(Queue.CONTROL_ROOM,) if severity in (Severity.S1, Severity.S2) else (),
+            source=CRIME_RECORDS.name,
+            reason_code="not_recorded_within_limit",
+            trigger_event_ids=(disc["event"],),
+            offence_group=og,
+            area=facts.get("area"),
+        )
+    satisfiers = [
+        (ts(c["recorded_at"]), c["event"]) for _, c in iter_linked_crimes(facts, did, disc)
+    ]
     if og is OffenceGroup.RAPE:
         satisfiers.extend((ts(n["at"]), n["event"]) for _, n in n100s_for(facts, did))
     closure = _closure_satisfier(facts)
@@ -202,23 +215,24 @@ def _multi_crime(
     if needed <= 1:
         return case
     subject = disclosure_subject(case.key, did)
-    case = open_obligation(
-        case,
-        ctx,
-        rule_id=MULTI_CRIME,
-        subject=subject,
-        refs=Refs(incident_ref=case.key, disclosure_id=did),
-        clock_start=ts(disc["at"]),
-        severity=_severity(case.facts, og),
-        queue=Queue.OMU,
-        source=CRIME_RECORDS.name,
-        reason_code="fewer_crimes_than_victims_or_offenders",
-        trigger_event_ids=(disc["event"],),
-        offence_group=og,
-        area=case.facts.get("area"),
-    )
+    if may_open(case, MULTI_CRIME, subject):
+        case = open_obligation(
+            case,
+            ctx,
+            rule_id=MULTI_CRIME,
+            subject=subject,
+            refs=Refs(incident_ref=case.key, disclosure_id=did),
+            clock_start=ts(disc["at"]),
+            severity=_severity(case.facts, og),
+            queue=Queue.OMU,
+            source=CRIME_RECORDS.name,
+            reason_code="fewer_crimes_than_victims_or_offenders",
+            trigger_event_ids=(disc["event"],),
+            offence_group=og,
+            area=case.facts.get("area"),
+        )
     recorded = sorted(
-        (ts(c["recorded_at"]), c["event"]) for _, c in linked_crimes(case.facts, did, disc)
+        (ts(c["recorded_at"]), c["event"]) for _, c in iter_linked_crimes(case.facts, did, disc)
     )
     if len(recorded) < needed:
         return case

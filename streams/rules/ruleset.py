@@ -38,7 +38,7 @@ class Span:
         """The instant this span after `start` ends; elapsed hours ignore clock changes."""
         if self.working_days:
             return add_working_days(start, self.working_days)
-        return start + timedelta(hours=self.hours)
+        return start + _elapsed(self.hours)
 
     @property
     def basis(self) -> str:
@@ -49,6 +49,11 @@ class Span:
     def calendar(self) -> str | None:
         """The calendar a working-day span depends on, or None for elapsed time."""
         return CALENDAR_ID if self.working_days else None
+
+
+@lru_cache(maxsize=256)
+def _elapsed(hours: float) -> timedelta:
+    return timedelta(hours=hours)
 
 
 @lru_cache(maxsize=256)

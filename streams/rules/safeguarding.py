@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.codes import OffenceGroup, Queue, RiskLevel, Severity
-from streams.rules.duties import RuleContext, close_obligation, open_obligation
+from streams.rules.duties import RuleContext, close_obligation, may_open, open_obligation
 from streams.rules.family import RuleFamily
 from streams.rules.model import CaseKind, CaseState, Refs
 from streams.topics import CRIME_RECORDS, INCIDENTS
@@ -97,22 +97,23 @@ def _da(case: CaseState, ctx: RuleContext) -> CaseState:
     if trigger is None:
         return case
     assessments = facts.get("safeguarding", [])
-    high = any(RiskLevel(a["risk"]) is RiskLevel.HIGH for a in assessments)
-    case = open_obligation(
-        case,
-        ctx,
-        rule_id=DA_SAFEGUARDING,
-        subject=case.key,
-        refs=Refs(incident_ref=case.key),
-        clock_start=trigger[0],
-        severity=Severity.S1 if high or _child(facts) else Severity.S2,
-        queue=Queue.PPU,
-        source=INCIDENTS.name,
-        reason_code="safeguarding_not_assessed",
-        trigger_event_ids=(trigger[1],),
-        area=_area(facts),
-        revise=True,
-    )
+    if may_open(case, DA_SAFEGUARDING, case.key, revise=True):
+        high = any(RiskLevel(a["risk"]) is RiskLevel.HIGH for a in assessments)
+        case = open_obligation(
+            case,
+            ctx,
+            rule_id=DA_SAFEGUARDING,
+            subject=case.key,
+            refs=Refs(incident_ref=case.key),
+            clock_start=trigger[0],
+            severity=Severity.S1 if high or _child(facts) else Severity.S2,
+            queue=Queue.PPU,
+            source=INCIDENTS.name,
+            reason_code="safeguarding_not_assessed",
+            trigger_event_ids=(trigger[1],),
+            area=_area(facts),
+            revise=True,
+        )
     assessed = _earliest((ts(a["at"]), a["event"]) for a in assessments)
     if assessed is not None:
         case = close_obligation(
@@ -128,22 +129,23 @@ def _marac(case: CaseState, ctx: RuleContext) -> CaseState:
             continue
         subject = marac_subject(case.key, assessment)
         assessed_at = ts(assessment["at"])
-        case = open_obligation(
-            case,
-            ctx,
-            rule_id=DA_SAFEGUARDING,
-            subject=subject,
-            refs=Refs(incident_ref=case.key),
-            clock_start=assessed_at,
-            severity=Severity.S1,
-            queue=Queue.PPU,
-            source=INCIDENTS.name,
-            reason_code="high_risk_without_marac_referral",
-            trigger_event_ids=(assessment["event"],),
-            area=_area(case.facts),
-            immediate=True,
-            revise=True,
-        )
+        if may_open(case, DA_SAFEGUARDING, subject, revise=True):
+            case = open_obligation(
+                case,
+                ctx,
+                rule_id=DA_SAFEGUARDING,
+                subject=subject,
+                refs=Refs(incident_ref=case.key),
+                clock_start=assessed_at,
+                severity=Severity.S1,
+                queue=Queue.PPU,
+                source=INCIDENTS.name,
+                reason_code="high_risk_without_marac_referral",
+                trigger_event_ids=(assessment["event"],),
+                area=_area(case.facts),
+                immediate=True,
+                revise=True,
+            )
         referred = _earliest(
             (ts(a["at"]), a["event"])
             for a in assessments
@@ -167,23 +169,24 @@ def _slavery(case: CaseState, ctx: RuleContext) -> CaseState:
     )
     if trigger is None:
         return case
-    child = _child(facts) or bool(nrm and nrm["child"])
-    case = open_obligation(
-        case,
-        ctx,
-        rule_id=MODERN_SLAVERY,
-        subject=case.key,
-        refs=Refs(incident_ref=case.key),
-        clock_start=trigger[0],
-        severity=Severity.S1 if child else Severity.S2,
-        queue=Queue.PPU,
-        source=CRIME_RECORDS.name,
-        reason_code="modern_slavery_crime_not_recorded",
-        trigger_event_ids=(trigger[1],),
-        offence_group=OffenceGroup.MODERN_SLAVERY,
-        area=_area(facts),
-        revise=True,
-    )
+    if may_open(case, MODERN_SLAVERY, case.key, revise=True):
+        child = _child(facts) or bool(nrm and nrm["child"])
+        case = open_obligation(
+            case,
+            ctx,
+            rule_id=MODERN_SLAVERY,
+            subject=case.key,
+            refs=Refs(incident_ref=case.key),
+            clock_start=trigger[0],
+            severity=Severity.S1 if child else Severity.S2,
+            queue=Queue.PPU,
+            source=CRIME_RECORDS.name,
+            reason_code="modern_slavery_crime_not_recorded",
+            trigger_event_ids=(trigger[1],),
+            offence_group=OffenceGroup.MODERN_SLAVERY,
+            area=_area(facts),
+            revise=True,
+        )
     recorded = (
         (ts(c["recorded_at"]), c["event"])
         for c in facts.get("crimes", {}).values()

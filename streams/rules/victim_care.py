@@ -45,6 +45,7 @@ from streams.rules.duties import (
     RuleContext,
     close_obligation,
     find,
+    may_open,
     open_obligation,
     update_open,
 )
@@ -84,46 +85,48 @@ def is_enhanced(recorded: Mapping[str, Any]) -> bool:
 
 
 def _confirms(notification: Mapping[str, Any]) -> bool:
-    if NotificationType(notification["type"]) is not NotificationType.CRIME_RECORDED:
+    # The codes are StrEnums, so a fact's stored value compares equal to its member.
+    if notification["type"] != NotificationType.CRIME_RECORDED:
         return False
-    outcome = NotificationOutcome(notification["outcome"])
-    if outcome is NotificationOutcome.UNSAFE_TO_CONTACT:
+    outcome = notification["outcome"]
+    if outcome == NotificationOutcome.UNSAFE_TO_CONTACT:
         return bool(notification["rationale"])
     return outcome in CONFIRMED_OUTCOMES
 
 
 def _referral(case: CaseState, ctx: RuleContext, recorded: Mapping[str, Any]) -> CaseState:
     facts = case.facts
-    enhanced = is_enhanced(recorded)
-    reported_at = ts(recorded["reported_at"])
-    case = open_obligation(
-        case,
-        ctx,
-        rule_id=CARE_REFERRAL,
-        subject=case.key,
-        refs=Refs(incident_ref=facts.get("incident_ref"), crime_ref=case.key),
-        clock_start=reported_at,
-        severity=Severity.S2 if enhanced else Severity.S3,
-        queue=Queue.VICTIM_CARE,
-        source=VICTIM_CONTACT.name,
-        reason_code="victim_not_referred_within_limit",
-        trigger_event_ids=(recorded["event"],),
-        offence_group=OffenceGroup(recorded["og"]),
-        area=recorded.get("area"),
-        enhanced=enhanced,
-    )
+    if may_open(case, CARE_REFERRAL, case.key):
+        enhanced = is_enhanced(recorded)
+        case = open_obligation(
+            case,
+            ctx,
+            rule_id=CARE_REFERRAL,
+            subject=case.key,
+            refs=Refs(incident_ref=facts.get("incident_ref"), crime_ref=case.key),
+            clock_start=ts(recorded["reported_at"]),
+            severity=Severity.S2 if enhanced else Severity.S3,
+            queue=Queue.VICTIM_CARE,
+            source=VICTIM_CONTACT.name,
+            reason_code="victim_not_referred_within_limit",
+            trigger_event_ids=(recorded["event"],),
+            offence_group=OffenceGroup(recorded["og"]),
+            area=recorded.get("area"),
+            enhanced=enhanced,
+        )
     ob = find(case, CARE_REFERRAL, case.key)
-    if ob is not None:
+    if ob is not None and ob.outcome is None:
         # Known from the facts at once, so set before any alert is built: a crime recorded after
         # the referral deadline made a timely referral impossible.
         late_record = ts(recorded["recorded_at"]) > ob.deadline
         cause = Cause.RECORDING_DELAY if late_record else Cause.REFERRAL_DELAY
-        case = update_open(case, CARE_REFERRAL, case.key, cause=cause)
+        if ob.cause != cause:
+            case = update_open(case, CARE_REFERRAL, case.key, cause=cause)
     done = min(
         (
             (ts(r["at"]), r["event"])
-            for r in facts.get("referrals", [])
-            if ReferralStatus(r["status"]) in REFERRAL_DONE
+            for r in facts.get("referrals", ())
+            if r["status"] in REFERRAL_DONE
         ),
         default=None,
     )
@@ -134,24 +137,25 @@ def _referral(case: CaseState, ctx: RuleContext, recorded: Mapping[str, Any]) ->
 
 def _confirmation(case: CaseState, ctx: RuleContext, recorded: Mapping[str, Any]) -> CaseState:
     facts = case.facts
-    case = open_obligation(
-        case,
-        ctx,
-        rule_id=CRIME_CONFIRMATION,
-        subject=case.key,
-        refs=Refs(incident_ref=facts.get("incident_ref"), crime_ref=case.key),
-        clock_start=ts(recorded["reported_at"]),
-        severity=Severity.S3,
-        queue=Queue.VICTIM_CARE,
-        source=VICTIM_CONTACT.name,
-        reason_code="crime_not_confirmed_to_victim",
-        trigger_event_ids=(recorded["event"],),
-        offence_group=OffenceGroup(recorded["og"]),
-        area=recorded.get("area"),
-        enhanced=is_enhanced(recorded),
-    )
+    if may_open(case, CRIME_CONFIRMATION, case.key):
+        case = open_obligation(
+            case,
+            ctx,
+            rule_id=CRIME_CONFIRMATION,
+            subject=case.key,
+            refs=Refs(incident_ref=facts.get("incident_ref"), crime_ref=case.key),
+            clock_start=ts(recorded["reported_at"]),
+            severity=Severity.S3,
+            queue=Queue.VICTIM_CARE,
+            source=VICTIM_CONTACT.name,
+            reason_code="crime_not_confirmed_to_victim",
+            trigger_event_ids=(recorded["event"],),
+            offence_group=OffenceGroup(recorded["og"]),
+            area=recorded.get("area"),
+            enhanced=is_enhanced(recorded),
+        )
     done = min(
-        ((ts(n["at"]), n["event"]) for n in facts.get("notifications", []) if _confirms(n)),
+        ((ts(n["at"]), n["event"]) for n in facts.get("notifications", ()) if _confirms(n)),
         default=None,
     )
     if done is not None:

@@ -10,6 +10,7 @@ use every event type: same bytes out, same state.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -35,8 +36,9 @@ from schemas.codes import (
     Severity,
     Stage,
 )
-from schemas.events import Envelope
+from schemas.events import CrimeFlags, Envelope, EqualityFields, IncidentFlags
 from streams.rules import engine as engine_module
+from streams.rules import facts as facts_module
 from streams.rules.duties import RuleContext
 from streams.rules.engine import DEFAULT_RETENTION, Effect, Engine, build_alert, work_items
 from streams.rules.facts import absorb, route
@@ -54,6 +56,7 @@ from streams.rules.model import (
     uuid5_of,
 )
 from streams.rules.replayer import Replayer
+from streams.runtime import restore_gc, tune_gc
 from tests.factories import make_event
 from tests.unit.rules.test_properties import END_MARGIN, LATENESS, MINUTE, histories
 
@@ -368,10 +371,8 @@ def _obligation(**changes: Any) -> Obligation:
         "deadline": start + timedelta(hours=24),
         "deadline_basis": "elapsed_hours:24",
         "calendar": None,
-        "stage_times": (
-            (Stage.DUE_SOON, start + timedelta(hours=16)),
-            (Stage.BREACHED, start + timedelta(hours=24)),
-        ),
+        "stages": (Stage.DUE_SOON, Stage.BREACHED),
+        "stage_at": (start + timedelta(hours=16), start + timedelta(hours=24)),
         "trigger_event_ids": ("EVT-1",),
     }
     values.update(changes)
@@ -447,3 +448,43 @@ def test_make_case__equals_the_dataclass_constructor():
     ob = _obligation()
     fields = (CaseKind.INCIDENT, "INC-1", {"area": "A1"}, {ob.obligation_id: ob}, ("s|e",), True)
     assert make_case(*fields) == CaseState(*fields)
+
+
+# --- facts shared between cases -------------------------------------------------------------
+
+
+@given(
+    st.sampled_from([IncidentFlags, CrimeFlags, EqualityFields]).flatmap(
+        lambda model: st.builds(model, **dict.fromkeys(model.model_fields, st.booleans()))
+    )
+)
+def test_shared_flag_dicts__equal_the_models_dump(model):
+    """A flag or equality set is stored as the one shared dict equal to `model_dump()`."""
+    shared = facts_module._bools(model)
+    assert shared == model.model_dump()
+    assert list(shared) == list(model.model_dump())
+    assert facts_module._bools(model.model_copy()) is shared
+
+
+def test_stage_times__pairs_each_stage_with_its_time():
+    """`stage_times` (kept for callers) pairs `stages` with `stage_at`, earliest first."""
+    ob = _obligation()
+    assert ob.stage_times == tuple(zip(ob.stages, ob.stage_at, strict=True))
+    assert ob.next_stage() == (Stage.DUE_SOON, ob.stage_at[0])
+
+
+# --- the drivers' garbage-collector settings ------------------------------------------------
+
+
+def test_tune_gc__raises_the_thresholds_and_restore_gc_puts_them_back():
+    """`tune_gc` makes collections rarer and freezes start-up objects; `restore_gc` undoes it."""
+    before = gc.get_threshold()
+    previous = tune_gc(young=12_345, middle=7, old=3)
+    try:
+        assert gc.get_threshold() == (12_345, 7, 3)
+        assert gc.get_freeze_count() > 0
+        assert gc.isenabled()
+    finally:
+        restore_gc(previous)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
