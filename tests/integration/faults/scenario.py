@@ -158,12 +158,19 @@ def judge(outputs: Outputs, history_path: Path, as_of: datetime | None = None) -
 
 
 def marker_letters(outputs: Outputs) -> tuple[int, int]:
-    """(markers dead-lettered, marker dead-letter records beyond the first of each id)."""
+    """(distinct markers dead-lettered, marker dead-letter records beyond the first of each id).
+
+    Distinct by content: a producer's retry may write a marker twice at two offsets, which is
+    new input, not re-processing; re-processing repeats an id (the same topic position).
+    """
+    payloads: set[bytes] = set()
     ids: Counter[str] = Counter()
     for letter in outputs.dead_letters:
-        if base64.b64decode(letter["original_b64"]).startswith(MARKER_PREFIX):
+        raw = base64.b64decode(letter["original_b64"])
+        if raw.startswith(MARKER_PREFIX):
+            payloads.add(raw)
             ids[letter["dead_letter_id"]] += 1
-    return len(ids), sum(n - 1 for n in ids.values())
+    return len(payloads), sum(n - 1 for n in ids.values())
 
 
 def report(scenario: str, **figures: Any) -> dict[str, Any]:
