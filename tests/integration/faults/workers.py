@@ -253,3 +253,18 @@ class HealthLog:
 
     def between(self, start: float, end: float) -> list[HealthSample]:
         return [s for s in self.samples if start <= s.at <= end]
+
+
+def metric_sum(metrics: str, name: str, **labels: str) -> float:
+    """Sum of the samples of `name` in /metrics text whose labels include `labels`."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        metric, _, label_text = series.partition("{")
+        if metric != name:
+            continue
+        if all(f'{k}="{v}"' in label_text for k, v in labels.items()):
+            total += float(value)
+    return total
