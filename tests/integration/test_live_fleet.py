@@ -29,6 +29,7 @@ from tests.integration.test_live_kit import (
 )
 
 REC = "REC-24H"
+pytestmark = pytest.mark.slow
 
 
 def mixed_input(incidents: int) -> list[tuple[str, Envelope]]:
@@ -232,6 +233,3 @@ async def test_fleet__worker_killed_mid_backlog_opens_no_second_work_item(
     assert {i["subject"]["incident_ref"] for i in items.values()} == set(refs)
     closed = {k for k, v in final.records[omu] if v is None}
     assert closed == set()  # no item was ever closed, so none can have been reopened
-
-
-pytestmark = pytest.mark.slow
