@@ -24,10 +24,10 @@ from aiokafka.errors import KafkaError
 from streams.topics import INCIDENTS, TOPIC_OF_TYPE
 from tests.integration.faults.workers import CLI, ROOT
 
-_TYPE = re.compile(rb'"type":"([a-z_.]+)"')
+_TYPE = re.compile(rb'"type"\s*:\s*"([a-z_.]+)"')
 _REF = {
-    field: re.compile(rb'"%s":"([^"]+)"' % field.encode())
-    for field in ("incident_ref", "crime_ref")
+    name: re.compile(rb'"%s"\s*:\s*"([^"]+)"' % name.encode())
+    for name in ("incident_ref", "crime_ref")
 }
 SEND_CHUNK = 500
 """Records sent before their delivery is awaited: keeps the producer fast and bounded."""
@@ -73,7 +73,7 @@ def route(line: bytes) -> Record:
         obj = json.loads(line)
         spec = TOPIC_OF_TYPE[obj["type"]]
         key = str(obj[spec.key]).encode()
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         found = _TYPE.search(line)
         spec = TOPIC_OF_TYPE.get(found.group(1).decode(), INCIDENTS) if found else INCIDENTS
         ref = _REF.get(spec.key, _REF["incident_ref"]).search(line)
