@@ -47,7 +47,17 @@ whose satisfying event is still waiting in that backlog. The index is derived da
 from the table after every rebalance (faust resumes stream processing only after recovery, so
 the first batch after a rebalance sees the recovered table) and scans only keys of this
 worker's active partitions: the memory store's `items()` also returns standby keys, which are
-filtered out by the key's partition.
+filtered out by the key's partition. Residual limits (docs/live.md, "The decision clock"): an
+event more than the grace out of order within its partition, or delivered late by its source,
+is a late arrival as in real time; lag is read from the consumer's cached highwater, so the
+last fetch interval is covered by the grace; ticks grow with the partition count.
+
+Retention. Purges and the max-age guardrail are judged on each partition's event-time horizon
+(processing.py), not the wall clock, so old events (a backlog of history) keep their cases.
+
+Rebalances. Partitions without a committed offset are rewound on `on_rebalance_complete`
+(`seek_uncommitted`): faust drops records fetched across a generation change and cannot seek
+back to a commit that does not exist.
 """
 
 from __future__ import annotations
