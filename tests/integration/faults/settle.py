@@ -26,8 +26,7 @@ from tests.integration.faults.kafka import committed_lag, committed_offsets, end
 from tests.integration.faults.workers import Fleet, WorkerProcess
 
 _LAG = re.compile(r'^ncrs_decision_clock_lag_seconds\{aggregate="(\w+)"\} (\S+)$', re.MULTILINE)
-GAUGE_STALENESS_S = 10.0
-"""How old a published gauge may be (a batch every tick, slower on a loaded 2-core machine)."""
+POLL_S = 0.5
 
 
 def decision_clocks(metrics: str) -> dict[str, float]:
@@ -59,28 +58,34 @@ async def wait_committed(fleet: Fleet, timeout: float) -> None:
 
 
 async def wait_clocks_past(workers: Sequence[WorkerProcess], since: float, timeout: float) -> None:
-    """Condition 2: every aggregate's clock on every running worker is past `since` (epoch s)."""
+    """Condition 2: every aggregate's clock on every running worker is past `since` (epoch s).
+
+    The gauge is republished after every batch (ticks make one a second). A value that changed
+    between two polls was published after the first of them, so the first poll's time minus the
+    new lag is a lower bound of the clock, however stale an unchanged value might be.
+    """
+    previous: dict[int, tuple[float, dict[str, float]]] = {}
     async with asyncio.timeout(timeout):
         while True:
-            ok = True
+            done = True
             for worker in workers:
                 if not worker.running:
                     continue
+                polled = time.time()
                 try:
                     clocks = decision_clocks(await asyncio.to_thread(worker.metrics))
                 except (OSError, AssertionError):
-                    ok = False
-                    break
-                polled = time.time()
-                if len(clocks) < 2 or any(
-                    math.isnan(lag) or polled - GAUGE_STALENESS_S - lag < since
-                    for lag in clocks.values()
-                ):
-                    ok = False
-                    break
-            if ok:
+                    done = False
+                    continue
+                earlier = previous.get(id(worker))
+                previous[id(worker)] = (polled, clocks)
+                known = len(clocks) >= 2 and not any(math.isnan(v) for v in clocks.values())
+                fresh = earlier is not None and earlier[1] != clocks
+                if not (known and fresh and earlier[0] - max(clocks.values()) >= since):
+                    done = False
+            if done:
                 return
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(POLL_S)
 
 
 async def wait_settled(
