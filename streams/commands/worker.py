@@ -133,10 +133,15 @@ def worker() -> None:
         store=settings.store_url.split(":", 1)[0],
         web_port=settings.web_port,
     )
-    Worker(
+    runner = Worker(
         live.app,
         loglevel=settings.log_level,
         override_logging=False,
         redirect_stdouts=False,
         console_port=0,
-    ).execute_from_commandline()
+        quiet=True,
+    )
+    # faust's start-up spinner writes terminal escapes and " OK ^" to stdout, which breaks a
+    # JSON log stream; without it faust logs "Ready" through the same renderer instead.
+    runner.spinner = None
+    runner.execute_from_commandline()

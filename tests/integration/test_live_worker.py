@@ -111,6 +111,37 @@ async def test_live__poison_message_is_dead_lettered_and_neighbours_processed(
     assert "ncrs_dead_letters_total" in worker.metrics()
 
 
+async def test_live__logs_are_json_lines_with_alert_and_dead_letter_context(
+    fleet: Fleet, worker: Worker
+) -> None:
+    """Every log line is JSON (faust's and aiokafka's too); each alert and dead letter has a
+    line with its ids and input position, and no line carries an event payload."""
+    ref = unique("INC")
+    poison = b'{"type": "incident.reported", "name": "Jane Placeholder"'
+    await produce(
+        fleet.bootstrap,
+        fleet.topic("ncrs.incidents.v1"),
+        [(ref.encode(), encode_event(incident(ref))), (ref.encode(), poison)],
+    )
+    alerts = fleet.topic("ncrs.alerts.v1")
+    async with Reader(fleet.bootstrap, [alerts]) as out:
+        await out.until(lambda r: "breached" in stages(r.values(alerts), ref, REC))
+    breach = next(a for a in out.values(alerts) if about(a, ref) and a["stage"] == "breached")
+    await asyncio.sleep(1.0)  # the log line follows the delivery
+    lines = [json.loads(line) for line in worker.log.read_text().splitlines() if line.strip()]
+    assert {line.get("logger", "").split(".")[0] for line in lines} >= {"faust", "streams"}
+    raised = [line for line in lines if line.get("alert_id") == breach["alert_id"]]
+    assert raised
+    assert raised[0]["event"] == "alert_raised"
+    assert raised[0]["rule"] == REC
+    assert raised[0]["topic"] == fleet.topic("ncrs.incidents.v1")
+    assert isinstance(raised[0]["partition"], int)
+    assert isinstance(raised[0]["offset"], int)
+    letters = [line for line in lines if line.get("event") == "dead_letter"]
+    assert any(line["reason"] == "invalid_json" for line in letters)
+    assert "Jane" not in worker.log.read_text()
+
+
 async def _await_forward_applied(fleet: Fleet, key: str) -> None:
     """Wait until the worker has committed past the forwarded copy keyed `key` on the
     incident side topic; the worker writes the case before it commits, so it is applied."""
