@@ -90,9 +90,20 @@ def _consumed(worker: Worker) -> float:
 async def test_fleet__two_workers_share_partitions_and_raise_the_alerts_one_worker_raises(
     bootstrap: str, tmp_path: Path
 ) -> None:
-    """The same backlog through one worker and through two: the same alert ids and stages, and
-    the same open work items; both workers of the pair consumed input."""
+    """The same backlog (and then more input) through one worker and through two: the same
+    alert ids and stages, and the same open work items; both workers of the pair consumed."""
     events = mixed_input(900)
+    # Once both fleets have drained the backlog: incidents only, so arrival order cannot
+    # matter, spread over every partition and so over both workers of the pair.
+    more = [
+        (
+            ref,
+            make_incident_reported(
+                incident_ref=ref, received_at=at(5), disclosures=[make_disclosure()]
+            ),
+        )
+        for ref in (unique("INC") for _ in range(150))
+    ]
     solo, pair = Fleet(bootstrap, unique("lfs")), Fleet(bootstrap, unique("lfp"))
     for fleet in (solo, pair):
         await asyncio.to_thread(fleet.create_topics)
@@ -103,31 +114,43 @@ async def test_fleet__two_workers_share_partitions_and_raise_the_alerts_one_work
     try:
         await _start(one + two)
         await _drained(solo)  # one worker commits as it goes; the pair is compared by output
+        await _same_alerts(solo, pair)
+        before = [_consumed(w) for w in two]
         for fleet in (solo, pair):
-            alerts = fleet.topic("ncrs.alerts.v1")
-            queues = [fleet.queue_topic(q) for q in Queue]
-            async with Reader(bootstrap, [alerts, *queues]) as out:
-                if fleet is pair:
-                    wanted = outputs[solo.name]["alerts"]
-                    await out.until(
-                        lambda r: alert_set(r, alerts) >= wanted,  # noqa: B023 - used at once
-                        timeout=90,
-                        what="the solo worker's alerts",
-                    )
-                await out.settle(3.0)
-                outputs[fleet.name] = {
-                    "alerts": alert_set(out, alerts),
-                    "items": {q: set(out.open_items(fleet.queue_topic(q))) for q in Queue},
-                }
-        consumed = [_consumed(w) for w in two]
+            await produce_events(fleet, more)
+        await _drained(solo)
+        outputs = await _same_alerts(solo, pair)
+        after = [_consumed(w) for w in two]
     finally:
         for w in one + two:
             w.stop_quietly()
     expected, got = outputs[solo.name], outputs[pair.name]
-    assert len(expected["alerts"]) > 900
+    assert len(expected["alerts"]) > 900 + 3 * len(more)
     assert got["alerts"] == expected["alerts"]
     assert got["items"] == expected["items"]
-    assert all(n > 0 for n in consumed), consumed
+    assert all(a > b for a, b in zip(after, before, strict=True)), (before, after)
+
+
+async def _same_alerts(solo: Fleet, pair: Fleet) -> dict[str, dict[str, Any]]:
+    """Both fleets' alerts and open items, once the pair has every alert the solo worker has."""
+    outputs: dict[str, dict[str, Any]] = {}
+    for fleet in (solo, pair):
+        alerts = fleet.topic("ncrs.alerts.v1")
+        queues = [fleet.queue_topic(q) for q in Queue]
+        async with Reader(fleet.bootstrap, [alerts, *queues]) as out:
+            if fleet is pair:
+                wanted = outputs[solo.name]["alerts"]
+                await out.until(
+                    lambda r: alert_set(r, alerts) >= wanted,  # noqa: B023 - used at once
+                    timeout=90,
+                    what="the solo worker's alerts",
+                )
+            await out.settle(2.0)
+            outputs[fleet.name] = {
+                "alerts": alert_set(out, alerts),
+                "items": {q: set(out.open_items(fleet.queue_topic(q))) for q in Queue},
+            }
+    return outputs
 
 
 async def test_fleet__restart_after_sigterm_recovers_state_and_duplicates_nothing(
