@@ -179,7 +179,9 @@ class Metrics:
             registry=r,
         )
         self.ticks_processed = Counter(
-            "ncrs_ticks_processed", "Clock ticks handled (one per partition per tick).", registry=r
+            "ncrs_ticks_processed",
+            "Clock ticks handled (each worker sends one per side partition per interval).",
+            registry=r,
         )
         self.rebalances = Counter("ncrs_rebalances", "Consumer-group rebalances.", registry=r)
         self.table_keys = Gauge(
