@@ -11,11 +11,16 @@
    event-time watermark (latest event time minus `--lateness`), as the replay mode does.
 4. Memory: opens `--open` obligations that nothing satisfies and reports bytes per open
    obligation (tracemalloc, everything the engine holds for them: cases, facts, index) and
-   obligations per GiB.
+   obligations per GiB, with the engine's default number of cases kept unpacked (the rest are
+   packed, `streams.rules.store`); with `--memory-extremes`, also with every case unpacked and
+   with every case packed. The decoded events stay alive while measuring, so strings a case
+   shares with its event (ids, refs) are not counted for unpacked cases; packed ones own copies.
 
-Steps 2 and 3 run with the garbage-collector settings a driver uses (`streams.runtime.tune_gc`,
-`--gc tuned`), with CPython's defaults (`--gc default`), or both, one after the other in the same
-run (`--gc both`), so the effect of the tuning is measured side by side.
+Speeds are given per second of wall-clock time and per second of CPU time (on a shared machine
+the second is the steadier). Steps 2 and 3 run with the garbage-collector settings a driver uses
+(`streams.runtime.tune_gc`, `--gc tuned`), with CPython's defaults (`--gc default`), or both, one
+after the other in the same run (`--gc both`), so the effect of the tuning is measured side by
+side.
 
 Prints a table and writes `bench/out/engine.json`.
 """
@@ -38,10 +43,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from schemas.codes import ClockKind  # noqa: E402
+from schemas.events import Envelope  # noqa: E402
 from schemas.registry import decode_event  # noqa: E402
 from streams.rules.duties import RuleContext  # noqa: E402
 from streams.rules.engine import Clock, Engine  # noqa: E402
 from streams.rules.families import ALL_FAMILIES  # noqa: E402
+from streams.rules.store import DEFAULT_HOT_CASES  # noqa: E402
 from streams.runtime import restore_gc, tune_gc  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "engine.json"
@@ -334,25 +341,28 @@ def _progress(label: str, done: int, total: int, started: float) -> None:
     )
 
 
-def bench_decode(lines: list[bytes]) -> float:
-    """Seconds to decode every line."""
+def bench_decode(lines: list[bytes]) -> tuple[float, float]:
+    """Seconds (wall clock, CPU) to decode every line."""
     started = time.perf_counter()
+    cpu = time.process_time()
     for i, line in enumerate(lines, 1):
         decode_event(line)
         if i % 100_000 == 0:
             _progress("decode", i, len(lines), started)
     print(file=sys.stderr)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def bench_engine(
     lines: list[bytes], tick: int, lateness: timedelta
-) -> tuple[float, dict[str, int]]:
-    """Seconds to decode and run every line through the engine; counts of what came out."""
+) -> tuple[float, float, dict[str, int]]:
+    """Seconds (wall clock, CPU) to decode and run every line through the engine; counts of
+    what came out."""
     engine = Engine(ALL_FAMILIES, RuleContext())
     counts: dict[str, int] = {}
     latest: datetime | None = None
     started = time.perf_counter()
+    cpu = time.process_time()
     for i, line in enumerate(lines, 1):
         event = decode_event(line)
         latest = event.time if latest is None or event.time > latest else latest
@@ -365,13 +375,14 @@ def bench_engine(
             _progress("decode+engine", i, len(lines), started)
     print(file=sys.stderr)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     counts["open_obligations_at_end"] = sum(1 for _ in engine.open_obligations())
     counts["cases_at_end"] = len(engine.cases)
-    return elapsed, counts
+    return elapsed, cpu, counts
 
 
-def bench_memory(open_count: int, seed: int) -> dict[str, float]:
-    """Bytes the engine holds per open obligation, for `open_count` unsatisfied obligations."""
+def _unsatisfied_incidents(open_count: int, seed: int) -> list[Envelope]:
+    """`open_count` decoded incident reports, each opening one obligation nothing satisfies."""
     rng = random.Random(seed)
     gen = Generator(seed)
     events = []
@@ -408,10 +419,16 @@ def bench_memory(open_count: int, seed: int) -> dict[str, float]:
                 ).encode()
             )
         )
+    return events
+
+
+def bench_memory(events: list[Envelope], hot_cases: int | None) -> dict[str, Any]:
+    """Bytes the engine holds per open obligation after `events`, keeping `hot_cases` cases
+    unpacked (`streams.rules.store`; None: every case unpacked)."""
     gc.collect()
     tracemalloc.start()
     before, _ = tracemalloc.get_traced_memory()
-    engine = Engine(ALL_FAMILIES, RuleContext())
+    engine = Engine(ALL_FAMILIES, RuleContext(), hot_cases=hot_cases)
     for event in events:
         engine.process(event)
     gc.collect()
@@ -421,6 +438,7 @@ def bench_memory(open_count: int, seed: int) -> dict[str, float]:
     held = after - before
     per = held / max(opened, 1)
     return {
+        "hot_cases": hot_cases,
         "open_obligations": opened,
         "cases": len(engine.cases),
         "bytes_held": held,
@@ -435,8 +453,10 @@ def _speed(lines: list[bytes], args: argparse.Namespace, mode: str) -> dict[str,
     """Decode-only and decode + engine figures under one garbage-collector setting."""
     previous = tune_gc() if mode == "tuned" else None
     try:
-        decode_s = bench_decode(lines)
-        engine_s, counts = bench_engine(lines, args.tick, timedelta(minutes=args.lateness))
+        decode_s, decode_cpu = bench_decode(lines)
+        engine_s, engine_cpu, counts = bench_engine(
+            lines, args.tick, timedelta(minutes=args.lateness)
+        )
     finally:
         if previous is not None:
             restore_gc(previous)
@@ -445,10 +465,14 @@ def _speed(lines: list[bytes], args: argparse.Namespace, mode: str) -> dict[str,
         "decode_only": {
             "seconds": round(decode_s, 2),
             "events_per_s": round(len(lines) / decode_s),
+            "cpu_seconds": round(decode_cpu, 2),
+            "events_per_cpu_s": round(len(lines) / decode_cpu),
         },
         "decode_and_engine": {
             "seconds": round(engine_s, 2),
             "events_per_s": round(len(lines) / engine_s),
+            "cpu_seconds": round(engine_cpu, 2),
+            "events_per_cpu_s": round(len(lines) / engine_cpu),
         },
         "engine_to_decode_ratio": round(decode_s / engine_s, 3),
         "effects": counts,
@@ -474,6 +498,11 @@ def main() -> None:
         default="tuned",
         help="garbage-collector settings for the speed figures (tuned: streams.runtime.tune_gc)",
     )
+    parser.add_argument(
+        "--memory-extremes",
+        action="store_true",
+        help="also measure memory with every case unpacked and with every case packed",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
@@ -489,17 +518,22 @@ def main() -> None:
 
     modes = ("default", "tuned") if args.gc == "both" else (args.gc,)
     speeds = [_speed(lines, args, mode) for mode in modes]
-    memory = bench_memory(args.open, args.seed)
+    events = len(lines)
+    del lines  # the memory figure should not be measured beside a gigabyte of input
+    incidents = _unsatisfied_incidents(args.open, args.seed)
+    memory = bench_memory(incidents, DEFAULT_HOT_CASES)
+    extremes = [bench_memory(incidents, hot) for hot in (None, 0)] if args.memory_extremes else []
 
     main_speed = speeds[-1]
     result = {
-        "events": len(lines),
+        "events": events,
         "bytes": size,
         **main_speed,
         "by_gc": speeds,
         "tick_every_events": args.tick,
         "lateness_minutes": args.lateness,
         "memory": memory,
+        "memory_all_unpacked_and_all_packed": extremes,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "seed": args.seed,
@@ -507,23 +541,38 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 
-    rows = [("events", f"{len(lines):,}")]
+    rows = [("events", f"{events:,}")]
     for speed in speeds:
         gc_mode = speed["gc"]
+        decode, engine = speed["decode_only"], speed["decode_and_engine"]
         rows += [
-            (f"decode only (gc {gc_mode})", f"{speed['decode_only']['events_per_s']:,} events/s"),
+            (
+                f"decode only (gc {gc_mode})",
+                f"{decode['events_per_s']:,} events/s ({decode['events_per_cpu_s']:,} per CPU s)",
+            ),
             (
                 f"decode + engine (gc {gc_mode})",
-                f"{speed['decode_and_engine']['events_per_s']:,} events/s",
+                f"{engine['events_per_s']:,} events/s ({engine['events_per_cpu_s']:,} per CPU s)",
             ),
             (f"engine / decode speed (gc {gc_mode})", f"{speed['engine_to_decode_ratio']:.2f}"),
         ]
     rows += [
         ("open obligations measured", f"{memory['open_obligations']:,}"),
-        ("bytes per open obligation", f"{memory['bytes_per_open_obligation']:,.0f}"),
+        (
+            f"bytes per open obligation ({DEFAULT_HOT_CASES:,} hot cases)",
+            f"{memory['bytes_per_open_obligation']:,.0f}",
+        ),
         ("MiB per 100,000 open", f"{memory['bytes_per_100k_open_obligations'] / 2**20:,.1f}"),
         ("open obligations per GiB", f"{memory['open_obligations_per_gib']:,}"),
     ]
+    for extreme, label in zip(extremes, ("every case unpacked", "every case packed"), strict=True):
+        rows.append(
+            (
+                f"bytes per open obligation ({label})",
+                f"{extreme['bytes_per_open_obligation']:,.0f}"
+                f" ({extreme['open_obligations_per_gib']:,} per GiB)",
+            )
+        )
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

@@ -56,6 +56,7 @@ from streams.rules.model import (
     uuid5_of,
 )
 from streams.rules.replayer import Replayer
+from streams.rules.store import ZDICT_SAMPLES, CaseStore, pack_case, unpack_case
 from streams.runtime import restore_gc, tune_gc
 from tests.factories import make_event
 from tests.unit.rules.test_properties import END_MARGIN, LATENESS, MINUTE, histories
@@ -488,3 +489,111 @@ def test_tune_gc__raises_the_thresholds_and_restore_gc_puts_them_back():
         restore_gc(previous)
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+# --- cases packed while idle ----------------------------------------------------------------
+
+
+def _cases_after(events: Sequence[Envelope], **engine_options: Any) -> Engine:
+    engine = Engine(ALL_FAMILIES, RuleContext(), **engine_options)
+    replayer = Replayer(engine, LATENESS)
+    for event in events:
+        replayer.push(event)
+    replayer.finish(max(e.time for e in events) + timedelta(days=3))
+    return engine
+
+
+@EQUIVALENCE_SETTINGS
+@given(rich_histories())
+def test_pack_case__unpacks_to_an_equal_case(events):
+    """Every case the engine holds packs and unpacks to an equal case, JSON form included."""
+    engine = _cases_after(events, hot_cases=None)
+    for case in engine.cases.values():
+        packed = pack_case(case)
+        assert packed is not None
+        unpacked = unpack_case(packed)
+        assert unpacked == case
+        assert unpacked.to_dict() == case.to_dict()
+        assert list(unpacked.obligations) == list(case.obligations)
+
+
+@EQUIVALENCE_SETTINGS
+@given(rich_histories(), st.sampled_from([0, 1, 2]))
+def test_packing_idle_cases__gives_the_output_of_keeping_every_case_unpacked(events, hot):
+    """An engine that packs all but `hot` cases emits the same bytes and holds the same cases."""
+    packing = Engine(ALL_FAMILIES, RuleContext(), hot_cases=hot)
+    unpacked = Engine(ALL_FAMILIES, RuleContext(), hot_cases=None)
+    outputs = []
+    for engine in (packing, unpacked):
+        replayer = Replayer(engine, LATENESS)
+        out: list[Effect] = []
+        for event in events:
+            out.extend(replayer.push(event))
+        out.extend(replayer.finish(max(e.time for e in events) + END_MARGIN))
+        outputs.append(_serialised(out))
+    assert outputs[0] == outputs[1]
+    assert isinstance(packing.cases, CaseStore)
+    assert packing.cases.packed == max(len(packing.cases) - hot, 0)
+    assert dict(packing.cases) == dict(unpacked.cases)
+
+
+def test_case_store__compresses_once_it_has_its_dictionary_samples():
+    """After its first packed cases, the store deflates new ones with them as the dictionary."""
+    engine = Engine(ALL_FAMILIES, RuleContext(), hot_cases=0)
+    for n in range(ZDICT_SAMPLES + 20):
+        engine.process(
+            make_event(
+                "incident.reported",
+                incident_ref=f"INC-{n:04d}",
+                received_at=datetime(2016, 3, 1, tzinfo=UTC) + n * MINUTE,
+            )
+        )
+    store = engine.cases
+    assert isinstance(store, CaseStore)
+    key = (CaseKind.INCIDENT, f"INC-{ZDICT_SAMPLES + 19:04d}")
+    raw = pack_case(store[key])
+    assert raw is not None
+    held = store._cold[key]
+    assert held[:1] == b"\x01"
+    assert len(held) < len(raw) / 2
+    assert store[key] == unpack_case(raw)
+
+
+def test_case_store__keeps_a_case_it_cannot_pack_exactly_as_it_is():
+    """A timestamp outside UTC or a fact marshal cannot hold keeps the case unpacked."""
+    ob = _obligation(clock_start=datetime(2016, 3, 1, 10, tzinfo=timezone(timedelta(hours=1))))
+    odd_time = CaseState(CaseKind.INCIDENT, "INC-1", {}, {ob.obligation_id: ob})
+    odd_fact = CaseState(CaseKind.INCIDENT, "INC-2", {"outcome": Outcome.LATE})
+    plain = CaseState(CaseKind.INCIDENT, "INC-3", {"flags": {"a": True}, "n": (1, 2.5, None)})
+    assert pack_case(odd_time) is None
+    assert pack_case(odd_fact) is None
+    store = CaseStore(hot_limit=0)
+    for case in (odd_time, odd_fact, plain):
+        store[(case.kind, case.key)] = case
+    assert store.packed == 1
+    assert store[(CaseKind.INCIDENT, "INC-1")] is odd_time
+    assert store[(CaseKind.INCIDENT, "INC-2")] is odd_fact
+    assert store[(CaseKind.INCIDENT, "INC-3")] == plain
+    assert store[(CaseKind.INCIDENT, "INC-3")].facts["n"] == (1, 2.5, None)
+
+
+def test_case_store__behaves_as_a_mapping_of_its_hot_and_packed_cases():
+    """Length, membership, lookup, deletion and iteration cover packed and unpacked cases."""
+    store = CaseStore(hot_limit=1)
+    cases = [CaseState(CaseKind.CRIME, f"CRI-{n}", {"n": n}) for n in range(3)]
+    for case in cases:
+        store[(case.kind, case.key)] = case
+    keys = [(case.kind, case.key) for case in cases]
+    assert len(store) == 3
+    assert store.packed == 2
+    assert list(store) == keys
+    assert all(key in store for key in keys)
+    assert store.get((CaseKind.CRIME, "missing")) is None
+    assert [store[key] for key in keys] == cases
+    store[keys[0]] = cases[0]  # storing a packed case unpacks it and makes it the latest
+    assert list(store) == [keys[1], keys[2], keys[0]]
+    del store[keys[1]]
+    del store[keys[0]]
+    assert list(store) == [keys[2]]
+    with pytest.raises(KeyError):
+        del store[keys[0]]
