@@ -198,7 +198,7 @@ def run_catchup(broker: Broker, workdir: Path, *, quick: bool) -> dict[str, Any]
 
     Each fleet gets its own topics: it runs idle, stops, and only then is the day produced.
     """
-    slice_events = 4_000 if quick else 170_000
+    slice_events = 4_000 if quick else 120_000
     # The simulator writes about 2.6 events per incident (one day plus its follow-ups).
     incidents = max(100, round(slice_events / 2.6))
     lines = simulated_lines(incidents, 1, seed=31, end=now())

@@ -164,7 +164,7 @@ def worker(broker: Broker, workdir: Path, store: str, count: int) -> dict[str, A
 
 
 def run(broker: Broker, workdir: Path, *, quick: bool) -> dict[str, Any]:
-    engine_count, worker_count = (5_000, 5_000) if quick else (1_000_000, 200_000)
+    engine_count, worker_count = (5_000, 5_000) if quick else (1_000_000, 150_000)
     log(f"memory: engine with {engine_count:,} open obligations")
     eng = engine(engine_count)
     log(f"memory: engine {eng['open_obligations_per_gib']:,} per GiB")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import shutil
+import subprocess
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -26,6 +28,7 @@ MEASUREMENTS = ("replay", "live", "latency", "memory", "recovery", "catchup")
 NEEDS_BROKER = {"live", "latency", "memory", "recovery", "catchup"}
 DEFAULT_OUT = ROOT / "bench" / "results.json"
 WORKDIR = Path("/tmp/ncrs-bench-work")
+LOGDIR = Path("/tmp/ncrs-bench-logs")
 
 
 def machine() -> dict[str, Any]:
@@ -60,12 +63,34 @@ def machine() -> dict[str, Any]:
     }
 
 
+def source_version() -> dict[str, Any]:
+    """The commit measured, and whether the code under test had uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "streams", "schemas"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None}
+    return {"commit": commit, "uncommitted_changes": [line[3:] for line in dirty if line]}
+
+
 def _run_one(name: str, broker: Broker, quick: bool, profile: bool) -> dict[str, Any]:
     work = WORKDIR / name
     work.mkdir(parents=True, exist_ok=True)
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "replay": lambda: replay_bench.run(work, quick=quick),
-        "live": lambda: live_bench.run_throughput(broker, work, quick=quick, profile=profile),
+        "live": lambda: live_bench.run_throughput(
+            broker, work, quick=quick, profile=profile and not quick
+        ),
         "latency": lambda: latency_bench.run(broker, work, quick=quick),
         "memory": lambda: memory_bench.run(broker, work, quick=quick),
         "recovery": lambda: recovery_bench.run(broker, work, quick=quick),
@@ -78,6 +103,12 @@ def _run_one(name: str, broker: Broker, quick: bool, profile: bool) -> dict[str,
         log(f"{name} failed: {exc!r}")
         result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
     finally:
+        # Worker logs are kept (they explain odd figures); data directories are not.
+        logs = LOGDIR / name
+        for log_file in work.rglob("worker.log"):
+            target = logs / log_file.relative_to(work)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(log_file, target)
         shutil.rmtree(work, ignore_errors=True)
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     return result
@@ -198,8 +229,11 @@ def main(
         + (" --quick" if quick else "")
         + "".join(f" --only {m}" for m in (chosen if selected else [])),
         "machine": machine(),
+        "source": source_version(),
         "results": {},
     }
+    # aiokafka retries NotLeaderForPartition right after a topic is created; not a finding.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     broker = Broker(external=bootstrap)
     try:
         if NEEDS_BROKER & set(chosen):
