@@ -220,7 +220,11 @@ class Fleet:
         asyncio.run(_delete_topics(self))
 
 
-@dataclass
+RUNNING: set[Worker] = set()
+"""Workers started and not yet stopped (stopped by the suite if a measurement is interrupted)."""
+
+
+@dataclass(eq=False)
 class Worker:
     """An `ncrs-monitor worker` subprocess."""
 
@@ -248,6 +252,7 @@ class Worker:
             stderr=subprocess.STDOUT,
         )
         handle.close()
+        RUNNING.add(self)
         return self.started_at
 
     def wait_ready(self, timeout: float = 600.0) -> float:
@@ -283,6 +288,7 @@ class Worker:
         return parse_metrics(body.decode()) if status == 200 else {}
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 120.0) -> int | None:
+        RUNNING.discard(self)
         if self.proc is None or self.proc.poll() is not None:
             return None if self.proc is None else self.proc.returncode
         self.proc.send_signal(sig)

@@ -13,7 +13,9 @@ import logging
 import os
 import platform
 import shutil
+import signal
 import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import latency_bench, live_bench, memory_bench, recovery_bench, replay_bench
-from bench.kit import ROOT, Broker, kafka_version, log
+from bench.kit import ROOT, RUNNING, Broker, kafka_version, log
 
 MEASUREMENTS = ("replay", "live", "latency", "memory", "recovery", "catchup")
 NEEDS_BROKER = {"live", "latency", "memory", "recovery", "catchup"}
@@ -174,13 +176,14 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             for store in ("rocksdb", "memory"):
                 m = r[store]
                 restart = m["restart"]
+                cold = m.get("cold_start")
                 out.append((
                     f"5 recovery, {store} store",
                     f"{_n(m['open_obligations'])} open: ready in "
                     f"{_n(restart['seconds_to_ready'], 1)} s, first due alert "
                     f"{_n(restart.get('seconds_to_first_due_alert'), 1)} s, lost "
-                    f"{m['lost_alerts']}, duplicated {m['duplicated_alerts']} "
-                    f"(cold start: ready {_n(m['cold_start']['seconds_to_ready'], 1)} s)",
+                    f"{m['lost_alerts']}, duplicated {m['duplicated_alerts']}"
+                    + (f" (cold start: ready {_n(cold['seconds_to_ready'], 1)} s)" if cold else ""),
                     "<= 60 s to ready, 0 lost", _met(m["met"]),
                 ))  # fmt: skip
         elif name == "catchup":
@@ -205,6 +208,13 @@ def render(table: Sequence[tuple[str, str, str, str]]) -> str:
         [line.format(*header), line.format(*("-" * w for w in widths))]
         + [line.format(*row) for row in table]
     )
+
+
+def markdown(table: Sequence[tuple[str, str, str, str]]) -> str:
+    """The table as Markdown (for docs/benchmarks.md)."""
+    lines = ["| measurement | result | target | met |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table]
+    return "\n".join(lines)
 
 
 def main(
@@ -235,6 +245,8 @@ def main(
     # aiokafka retries NotLeaderForPartition right after a topic is created; not a finding.
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     broker = Broker(external=bootstrap)
+    # SIGTERM ends the run through the `finally` below: workers and the broker are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         if NEEDS_BROKER & set(chosen):
             broker.start()
@@ -242,6 +254,8 @@ def main(
             log(f"=== {name} ===")
             document["results"][name] = _run_one(name, broker, quick, profile)
     finally:
+        for worker in list(RUNNING):
+            worker.stop()
         broker.stop()
         document["wall_seconds"] = round(time.monotonic() - started, 1)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -257,5 +271,11 @@ if __name__ == "__main__":
     parser.add_argument("--only", action="append", default=[], choices=MEASUREMENTS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--bootstrap")
+    parser.add_argument(
+        "--markdown", type=Path, metavar="RESULTS", help="Only print RESULTS as a Markdown table."
+    )
     args = parser.parse_args()
-    main(args.only, quick=args.quick, out=args.out, bootstrap=args.bootstrap)
+    if args.markdown:
+        print(markdown(rows(json.loads(args.markdown.read_text())["results"])))
+    else:
+        main(args.only, quick=args.quick, out=args.out, bootstrap=args.bootstrap)
