@@ -50,11 +50,12 @@ PARTITIONS = 3
 
 
 @pytest.fixture(scope="module")
-def fleet(bootstrap: str) -> Fleet:
+def fleet(bootstrap: str) -> Iterator[Fleet]:
     """Topics of one worker for this module's tests."""
     made = Fleet(bootstrap, f"badin-{uuid.uuid4().hex[:8]}", partitions=PARTITIONS)
     made.create_topics()
-    return made
+    yield made
+    asyncio.run(made.delete_topics())
 
 
 @pytest.fixture(scope="module")

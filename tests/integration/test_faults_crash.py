@@ -74,6 +74,7 @@ async def test_kill_9_during_a_50k_event_stream_loses_no_alert_and_opens_no_extr
         if feed is not None:
             feed.cancel()
         worker.stop_quietly()
+        await fleet.delete_topics()
     verdict = await asyncio.to_thread(judge, outputs, hist.path)
     markers, reprocessed = marker_letters(outputs)
     report(

@@ -48,6 +48,7 @@ def _start(bootstrap: str, workdir: Path, name: str) -> Iterator[WorkerProcess]:
     worker.wait_ready()
     yield worker
     worker.stop_quietly()
+    asyncio.run(fleet.delete_topics())
 
 
 @pytest.fixture

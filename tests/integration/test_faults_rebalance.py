@@ -82,6 +82,7 @@ async def test_worker_joining_and_leaving_mid_stream_loses_and_doubles_no_open_i
             task.cancel()
         second.stop_quietly()
         first.stop_quietly()
+        await fleet.delete_topics()
     verdict = await asyncio.to_thread(judge, outputs, hist.path)
     markers, reprocessed = marker_letters(outputs)
     report(

@@ -71,6 +71,7 @@ async def test_sigterm_mid_stream_exits_0_in_bound_and_restart_loses_and_repeats
         if feed is not None:
             feed.cancel()
         worker.stop_quietly()
+        await fleet.delete_topics()
     verdict = await asyncio.to_thread(judge, outputs, hist.path)
     markers, reprocessed = marker_letters(outputs)
     report(

@@ -25,12 +25,14 @@ items of every queue, with their rule and stage.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from schemas.alerts import AlertEvent
-from schemas.codes import Stage
+from schemas.codes import Queue, Stage
 from streams.replay.runner import replay_files
 from streams.rules.engine import DATA_COMPLETENESS
 
@@ -46,7 +48,6 @@ class Expected:
     open_items: dict[str, dict[str, tuple[str, str]]]
     """queue -> item id -> (rule id, stage) of the work items open at the end."""
     all_alerts: int
-    events: int
     dead_letters: int
 
     def open_item_count(self) -> int:
@@ -80,18 +81,16 @@ def expected_from_replay(path: Path, as_of: datetime) -> Expected:
         standing_alerts=standing(result.alerts),
         open_items=dict(items),
         all_alerts=len(result.alerts),
-        events=result.events,
         dead_letters=len(result.dead_letters),
     )
 
 
 def live_open_items(
-    open_items: dict[object, dict[str, dict[str, object]]],
+    open_items: Mapping[Queue, Mapping[str, Mapping[str, Any]]],
 ) -> dict[str, dict[str, tuple[str, str]]]:
     """The folded work-queue topics in the shape of `Expected.open_items`."""
-    out: dict[str, dict[str, tuple[str, str]]] = {}
-    for queue, items in open_items.items():
-        name = getattr(queue, "value", str(queue))
-        if items:
-            out[name] = {k: (str(v["rule_id"]), str(v["stage"])) for k, v in items.items()}
-    return out
+    return {
+        queue.value: {k: (str(v["rule_id"]), str(v["stage"])) for k, v in items.items()}
+        for queue, items in open_items.items()
+        if items
+    }

@@ -123,9 +123,6 @@ class Outputs:
         counts = Counter(a["alert_id"] for a in self.alerts)
         return Counter({k: n for k, n in counts.items() if n > 1})
 
-    def open_item_keys(self) -> dict[str, set[str]]:
-        return {q.value: set(items) for q, items in self.open_items.items()}
-
 
 async def read_outputs(fleet: Fleet) -> Outputs:
     """Read the alerts, every work queue (folded) and the dead letters of a fleet."""

@@ -115,6 +115,9 @@ class Verdict:
         letters = Counter(d["dead_letter_id"] for d in self.outputs.dead_letters)
         return {
             "alerts_on_topic": len(self.outputs.alerts),
+            "replay_alerts": self.expected.all_alerts,
+            "replay_dead_letters": self.expected.dead_letters,
+            "workqueue_records": self.outputs.workqueue_records,
             "raw_duplicate_alerts": self.outputs.raw_duplicate_alerts,
             "retracted_alerts": sum(1 for a in self.outputs.alerts if a["stage"] == "retracted"),
             "standing_alerts_expected": len(self.expected.standing_alerts),
@@ -134,7 +137,7 @@ def judge(outputs: Outputs, history_path: Path, as_of: datetime | None = None) -
     expected = expected_from_replay(history_path, as_of or datetime.now(UTC))
     verdict = Verdict(expected, outputs)
     verdict.missing_alerts = sorted(set(expected.standing_alerts) - outputs.alert_ids)
-    live = live_open_items(dict(outputs.open_items))
+    live = live_open_items(outputs.open_items)
     for queue in sorted(set(live) | set(expected.open_items)):
         have, want = live.get(queue, {}), expected.open_items.get(queue, {})
         extra = sorted(set(have) - set(want))

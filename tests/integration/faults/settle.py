@@ -80,8 +80,12 @@ async def wait_clocks_past(workers: Sequence[WorkerProcess], since: float, timeo
                 earlier = previous.get(id(worker))
                 previous[id(worker)] = (polled, clocks)
                 known = len(clocks) >= 2 and not any(math.isnan(v) for v in clocks.values())
-                fresh = earlier is not None and earlier[1] != clocks
-                if not (known and fresh and earlier[0] - max(clocks.values()) >= since):
+                if (
+                    not known
+                    or earlier is None
+                    or earlier[1] == clocks  # not republished since the last poll: may be stale
+                    or earlier[0] - max(clocks.values()) < since
+                ):
                     done = False
             if done:
                 return

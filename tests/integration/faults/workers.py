@@ -23,6 +23,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
 from streams import admin
 from streams.settings import load_settings
 
@@ -107,6 +110,25 @@ class Fleet:
         )
         admin.raise_on_mismatch(report)
 
+    async def delete_topics(self) -> None:
+        """Best effort after a test, to keep a long-lived broker small: its topics and faust's
+        internal ones (changelogs, side topics, leader topic)."""
+        client = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
+        prefix = f"{self.app_id}-"
+        try:
+            await client.start()
+            names = [
+                t
+                for t in await client.list_topics()
+                if t.endswith(self.suffix) or t.startswith(prefix)
+            ]
+            if names:
+                await client.delete_topics(names)
+        except KafkaError:
+            pass  # the broker is the test's own, or already gone
+        finally:
+            await client.close()
+
 
 @dataclass
 class WorkerProcess:
@@ -147,11 +169,6 @@ class WorkerProcess:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
 
     def status(self, path: str) -> int | None:
         """HTTP status of a health endpoint, None when the web server does not answer."""
