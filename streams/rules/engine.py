@@ -42,6 +42,7 @@ from streams.rules.model import (
     WorkItemClosed,
     derive_id,
     make_case,
+    slot_setter,
     uuid5_of,
 )
 from streams.rules.store import DEFAULT_HOT_CASES, CaseKey, CaseStore
@@ -73,6 +74,18 @@ class Step:
 
     case: CaseState | None
     effects: tuple[Effect, ...]
+
+
+_set_step_case = slot_setter(Step, "case")
+_set_step_effects = slot_setter(Step, "effects")
+
+
+def _step(case: CaseState | None, effects: tuple[Effect, ...]) -> Step:
+    """`Step(case, effects)` without the frozen dataclass's `__init__` (two per event)."""
+    step = object.__new__(Step)
+    _set_step_case(step, case)
+    _set_step_effects(step, effects)
+    return step
 
 
 # --- alerts and work items ------------------------------------------------------------------
@@ -505,7 +518,7 @@ def apply(
         case = CaseState(kind, key)
     dedup = event.dedup_key
     if dedup in case.seen:
-        return Step(case, ())
+        return _step(case, ())
     before = case
     facts = absorbed_facts(case, event)
     changed = _changed_facts(case.facts, facts) if facts is not case.facts else set()
@@ -520,7 +533,7 @@ def apply(
     else:
         after, effects = _diff(before, after, ctx)
     effects.extend(_observations(after, event))
-    return Step(after, tuple(effects))
+    return _step(after, tuple(effects))
 
 
 # --- advancing the clock --------------------------------------------------------------------
@@ -585,27 +598,30 @@ def advance(
     effects: list[Effect] = []
     obligations = dict(case.obligations)
     now = clock.now
-    purged = False
+    purged = changed = False
     for oid, ob in case.obligations.items():
         if ob.is_open and max_age is not None and ob.clock_start + max_age <= now:
-            obligations[oid], more = _expire(ob, now)
+            updated, more = _expire(ob, now)
         elif ob.is_open or ob.pending_late:
-            obligations[oid], more = _announce_due(ob, clock, ctx, stale_sources)
+            updated, more = _announce_due(ob, clock, ctx, stale_sources)
         else:
             if ob.closed_at is not None and ob.closed_at + retention <= now:
                 del obligations[oid]
                 purged = True
             continue
+        if updated is not ob:
+            obligations[oid] = updated
+            changed = True
         effects.extend(more)
     if not obligations:
         last = case.facts.get("last_event_at")
         if last is None or datetime.fromisoformat(last) + retention <= now:
-            return Step(None, tuple(effects))
+            return _step(None, tuple(effects))
     if purged and not case.purged:
         case = make_case(case.kind, case.key, case.facts, obligations, case.seen, True)
-    elif obligations != case.obligations:
+    elif purged or changed:
         case = case.with_obligations(obligations)
-    return Step(case, tuple(effects))
+    return _step(case, tuple(effects))
 
 
 def next_due(
@@ -754,7 +770,8 @@ class Engine:
 
     def _store(self, key: CaseKey, case: CaseState | None) -> None:
         if case is None:
-            self.cases.pop(key, None)
+            if key in self.cases:
+                del self.cases[key]  # (`pop` would unpack a packed case only to drop it)
             self.index.schedule(key, None)
             return
         self.cases[key] = case

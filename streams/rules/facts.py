@@ -76,9 +76,12 @@ def _shared_bools(items: tuple[tuple[str, bool], ...]) -> dict[str, bool]:
 
 
 def _bools(model: BaseModel) -> dict[str, bool]:
-    """The model's dump (every field is a boolean), one dict shared by equal values."""
-    values = model.__dict__
-    return _shared_bools(tuple((name, values[name]) for name in type(model).model_fields))
+    """The model's dump (every field is a boolean), one dict shared by equal values.
+
+    An inbound model's `__dict__` holds exactly its fields, in order (unknown fields are
+    ignored, not kept), so its items are the dump's.
+    """
+    return _shared_bools(tuple(model.__dict__.items()))
 
 
 def _codes(codes: Iterable[StrEnum]) -> list[str]:

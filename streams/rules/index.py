@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
 
@@ -22,14 +22,29 @@ class _OrderedKey(Protocol):
 K = TypeVar("K", bound=_OrderedKey)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(at: datetime) -> int:
+    """The instant as microseconds since the epoch: heap order by plain integers.
+
+    Comparing two timezone-aware datetimes asks each for its UTC offset, and a heap operation
+    makes a comparison per level; integers compare in a few nanoseconds. Equal instants give
+    equal integers whatever their time zones, so the order is the datetimes' order.
+    """
+    return (at - _EPOCH) // _MICROSECOND
+
+
 class DueIndex(Generic[K]):
     """Case keys ordered by the time their next stage falls due."""
 
     def __init__(self) -> None:
-        # Ties are broken by the key itself, so the order of due cases depends only on the
-        # state, not on the history of scheduling: a rebuilt index pops in the same order.
-        self._heap: list[tuple[datetime, K]] = []
-        self._scheduled: dict[K, datetime] = {}
+        # Ties are broken by the key itself, so the order of due cases depends only on the state,
+        # not on the history of scheduling: a rebuilt index pops in the same order. Times are
+        # held as microseconds since the epoch, in the heap and in `_scheduled` alike.
+        self._heap: list[tuple[int, K]] = []
+        self._scheduled: dict[K, int] = {}
 
     def __len__(self) -> int:
         return len(self._scheduled)
@@ -39,31 +54,35 @@ class DueIndex(Generic[K]):
         if due is None:
             self._scheduled.pop(key, None)
             return
-        if self._scheduled.get(key) == due:
+        micros = _micros(due)
+        if self._scheduled.get(key) == micros:
             return
-        self._scheduled[key] = due
-        heapq.heappush(self._heap, (due, key))
+        self._scheduled[key] = micros
+        heapq.heappush(self._heap, (micros, key))
 
     def pop_due(self, now: datetime) -> list[K]:
         """Every key due at or before `now`, each once, removed from the index."""
         due: list[K] = []
         heap = self._heap
-        while heap and heap[0][0] <= now:
+        scheduled = self._scheduled
+        limit = _micros(now)
+        while heap and heap[0][0] <= limit:
             at, key = heapq.heappop(heap)
-            if self._scheduled.get(key) == at:
-                del self._scheduled[key]
+            if scheduled.get(key) == at:
+                del scheduled[key]
                 due.append(key)
         return due
 
     def next_due(self) -> datetime | None:
-        """The earliest scheduled time, skipping entries that were superseded."""
+        """The earliest scheduled time (in UTC), skipping entries that were superseded."""
         heap = self._heap
-        while heap and self._scheduled.get(heap[0][1]) != heap[0][0]:
+        scheduled = self._scheduled
+        while heap and scheduled.get(heap[0][1]) != heap[0][0]:
             heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        return _EPOCH + timedelta(microseconds=heap[0][0]) if heap else None
 
     def rebuild(self, entries: Iterable[tuple[K, datetime | None]]) -> None:
         """Replace the whole index, e.g. from table contents after recovery."""
-        self._scheduled = {k: d for k, d in entries if d is not None}
-        self._heap = [(due, key) for key, due in self._scheduled.items()]
+        self._scheduled = {k: _micros(d) for k, d in entries if d is not None}
+        self._heap = [(micros, key) for key, micros in self._scheduled.items()]
         heapq.heapify(self._heap)

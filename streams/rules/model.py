@@ -329,39 +329,39 @@ class CaseState:
 _new = object.__new__
 
 
-def _slot_setter(cls: type, name: str) -> Any:
+def slot_setter(cls: type, name: str) -> Any:
     """The slot descriptor's setter of one field (bypasses the frozen `__setattr__`)."""
     return getattr(cls, name).__set__
 
 
 _CASE_SLOTS: tuple[Any, ...] = tuple(
-    _slot_setter(CaseState, f.name) for f in dataclass_fields(CaseState)
+    slot_setter(CaseState, f.name) for f in dataclass_fields(CaseState)
 )
-_set_obligation_id = _slot_setter(Obligation, "obligation_id")
-_set_rule_id = _slot_setter(Obligation, "rule_id")
-_set_ruleset_id = _slot_setter(Obligation, "ruleset_id")
-_set_subject = _slot_setter(Obligation, "subject")
-_set_refs = _slot_setter(Obligation, "refs")
-_set_severity = _slot_setter(Obligation, "severity")
-_set_queue = _slot_setter(Obligation, "queue")
-_set_also_notify = _slot_setter(Obligation, "also_notify")
-_set_offence_group = _slot_setter(Obligation, "offence_group")
-_set_area = _slot_setter(Obligation, "area")
-_set_reason_code = _slot_setter(Obligation, "reason_code")
-_set_source = _slot_setter(Obligation, "source")
-_set_clock_start = _slot_setter(Obligation, "clock_start")
-_set_deadline = _slot_setter(Obligation, "deadline")
-_set_deadline_basis = _slot_setter(Obligation, "deadline_basis")
-_set_calendar = _slot_setter(Obligation, "calendar")
-_set_stages = _slot_setter(Obligation, "stages")
-_set_stage_at = _slot_setter(Obligation, "stage_at")
-_set_trigger_event_ids = _slot_setter(Obligation, "trigger_event_ids")
-_set_cause = _slot_setter(Obligation, "cause")
-_set_considered_event_ids = _slot_setter(Obligation, "considered_event_ids")
-_set_emitted = _slot_setter(Obligation, "emitted")
-_set_undecided = _slot_setter(Obligation, "undecided")
-_set_outcome = _slot_setter(Obligation, "outcome")
-_set_closed_at = _slot_setter(Obligation, "closed_at")
+_set_obligation_id = slot_setter(Obligation, "obligation_id")
+_set_rule_id = slot_setter(Obligation, "rule_id")
+_set_ruleset_id = slot_setter(Obligation, "ruleset_id")
+_set_subject = slot_setter(Obligation, "subject")
+_set_refs = slot_setter(Obligation, "refs")
+_set_severity = slot_setter(Obligation, "severity")
+_set_queue = slot_setter(Obligation, "queue")
+_set_also_notify = slot_setter(Obligation, "also_notify")
+_set_offence_group = slot_setter(Obligation, "offence_group")
+_set_area = slot_setter(Obligation, "area")
+_set_reason_code = slot_setter(Obligation, "reason_code")
+_set_source = slot_setter(Obligation, "source")
+_set_clock_start = slot_setter(Obligation, "clock_start")
+_set_deadline = slot_setter(Obligation, "deadline")
+_set_deadline_basis = slot_setter(Obligation, "deadline_basis")
+_set_calendar = slot_setter(Obligation, "calendar")
+_set_stages = slot_setter(Obligation, "stages")
+_set_stage_at = slot_setter(Obligation, "stage_at")
+_set_trigger_event_ids = slot_setter(Obligation, "trigger_event_ids")
+_set_cause = slot_setter(Obligation, "cause")
+_set_considered_event_ids = slot_setter(Obligation, "considered_event_ids")
+_set_emitted = slot_setter(Obligation, "emitted")
+_set_undecided = slot_setter(Obligation, "undecided")
+_set_outcome = slot_setter(Obligation, "outcome")
+_set_closed_at = slot_setter(Obligation, "closed_at")
 
 
 def make_case(

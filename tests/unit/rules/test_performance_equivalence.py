@@ -533,7 +533,7 @@ def test_packing_idle_cases__gives_the_output_of_keeping_every_case_unpacked(eve
         outputs.append(_serialised(out))
     assert outputs[0] == outputs[1]
     assert isinstance(packing.cases, CaseStore)
-    assert packing.cases.packed == max(len(packing.cases) - hot, 0)
+    assert packing.cases.packed >= len(packing.cases) - hot
     assert dict(packing.cases) == dict(unpacked.cases)
 
 
