@@ -634,13 +634,16 @@ def next_due(
     """When `advance` next has something to do for this case (None: nothing, ever)."""
     times: list[datetime] = []
     for ob in case.obligations.values():
-        if ob.pending_late and ob.closed_at is not None:
-            nxt = ob.next_stage()
-            times.append(min(nxt[1], ob.closed_at) if nxt else ob.closed_at)
-            continue
-        if not ob.is_open:
-            if ob.closed_at is not None:
-                times.append(ob.closed_at + retention)
+        outcome = ob.outcome
+        closed_at = ob.closed_at
+        if outcome is not None:
+            if closed_at is None:
+                continue
+            if outcome is Outcome.LATE and Stage.RESOLVED_LATE not in ob.emitted:  # pending
+                nxt = ob.next_stage()
+                times.append(min(nxt[1], closed_at) if nxt else closed_at)
+            else:
+                times.append(closed_at + retention)
             continue
         if max_age is not None:
             times.append(ob.clock_start + max_age)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from schemas.codes import Cause, OffenceGroup, Queue, Severity, Stage
 
@@ -23,6 +23,8 @@ NAMESPACE = uuid.UUID("8f5d3d0c-6f1e-5b0a-9c55-6e63727321aa")
 """uuid5 namespace of every id the monitor derives (fixed forever: ids must not change)."""
 
 WARNING_STAGES = (Stage.DUE_SOON, Stage.BREACHED, Stage.ESCALATED)
+
+E = TypeVar("E", bound=StrEnum)
 
 
 _NAMESPACE_BYTES = NAMESPACE.bytes
@@ -231,33 +233,42 @@ class Obligation:
     def from_dict(cls, d: Mapping[str, Any]) -> Obligation:
         """Inverse of `to_dict`."""
         inc, disc, crime, n100 = d["refs"]
-        return cls(
-            obligation_id=d["id"],
-            rule_id=d["rule"],
-            ruleset_id=d["rs"],
-            subject=d["subj"],
-            refs=Refs(inc, disc, crime, n100),
-            severity=Severity(d["sev"]),
-            queue=Queue(d["q"]),
-            also_notify=tuple(Queue(q) for q in d["also"]),
-            offence_group=OffenceGroup(d["og"]) if d["og"] else None,
-            area=d["area"],
-            reason_code=d["reason"],
-            source=d["src"],
-            clock_start=datetime.fromisoformat(d["start"]),
-            deadline=datetime.fromisoformat(d["due"]),
-            deadline_basis=d["basis"],
-            calendar=d["cal"],
-            stages=shared_stages(tuple(Stage(s) for s, _ in d["stages"])),
-            stage_at=tuple(datetime.fromisoformat(at) for _, at in d["stages"]),
-            trigger_event_ids=tuple(d["trig"]),
-            cause=Cause(d["cause"]) if d["cause"] else None,
-            considered_event_ids=tuple(d["cons"]),
-            emitted=shared_stages(tuple(Stage(s) for s in d["emitted"])),
-            undecided=d["undecided"],
-            outcome=Outcome(d["outcome"]) if d["outcome"] else None,
-            closed_at=datetime.fromisoformat(d["closed"]) if d["closed"] else None,
+        stages = d["stages"]
+        og, cause, outcome, closed = d["og"], d["cause"], d["outcome"], d["closed"]
+        return make_obligation(
+            d["id"],
+            d["rule"],
+            d["rs"],
+            d["subj"],
+            Refs(inc, disc, crime, n100),
+            _member(Severity, d["sev"]),
+            _member(Queue, d["q"]),
+            tuple(_member(Queue, q) for q in d["also"]),
+            _member(OffenceGroup, og) if og else None,
+            d["area"],
+            d["reason"],
+            d["src"],
+            datetime.fromisoformat(d["start"]),
+            datetime.fromisoformat(d["due"]),
+            d["basis"],
+            d["cal"],
+            shared_stages(tuple(_member(Stage, s) for s, _ in stages)),
+            tuple(datetime.fromisoformat(at) for _, at in stages),
+            tuple(d["trig"]),
+            _member(Cause, cause) if cause else None,
+            tuple(d["cons"]),
+            shared_stages(tuple(_member(Stage, s) for s in d["emitted"])),
+            d["undecided"],
+            _member(Outcome, outcome) if outcome else None,
+            datetime.fromisoformat(closed) if closed else None,
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _member(kind: type[E], value: str) -> E:
+    """`kind(value)`, memoised: a table read converts a dozen codes per obligation. A value
+    that is not a member raises as `kind(value)` does (exceptions are never cached)."""
+    return kind(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,13 +319,13 @@ class CaseState:
     def from_dict(cls, d: Mapping[str, Any]) -> CaseState:
         """Inverse of `to_dict`."""
         obligations = (Obligation.from_dict(o) for o in d["obligations"])
-        return cls(
-            kind=CaseKind(d["kind"]),
-            key=d["key"],
-            facts=d["facts"],
-            obligations={o.obligation_id: o for o in obligations},
-            seen=tuple(d["seen"]),
-            purged=bool(d.get("purged", False)),
+        return make_case(
+            _member(CaseKind, d["kind"]),
+            d["key"],
+            d["facts"],
+            {o.obligation_id: o for o in obligations},
+            tuple(d["seen"]),
+            bool(d.get("purged", False)),
         )
 
 
