@@ -112,6 +112,7 @@ def drain(
         "events_per_s": round(rate),
         "events_per_s_per_worker": round(rate / workers),
         "steady_events_per_s": round(steady) if steady else None,
+        "never_committed": progress.stalled,
         **figures,
     }
 
@@ -189,6 +190,7 @@ def _catch_up(base: Fleet, workers: int, events_produce: Any, timeout: float) ->
         "seconds_restart_to_ready": round(max(ready) - t0, 1),
         "seconds_restart_to_drained": round(seconds, 1),
         "events_per_s": round(events / seconds),
+        "never_committed": progress.stalled,
         **figures,
     }
 

@@ -126,6 +126,11 @@ def _met(value: Any) -> str:
     return {True: "yes", False: "NO"}.get(value, "-")
 
 
+def _stalled(*runs: dict[str, Any]) -> str:
+    left = sum(sum(r.get("never_committed", {}).values()) for r in runs)
+    return f"; {left} records never committed (see JSON)" if left else ""
+
+
 def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(measurement, figure, target, met) lines of the table."""
     out: list[tuple[str, str, str, str]] = []
@@ -147,7 +152,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 f"1 worker {_n(one['events_per_s'])}/s (steady {_n(one['steady_events_per_s'])}) "
                 f"vs pass-through {_n(raw['events_per_s'])}/s: ratio "
                 f"{r['ratio_one_worker_to_passthrough']:.3f}; 2 workers "
-                f"{_n(two['events_per_s'])}/s ({_n(r['events'])} events)",
+                f"{_n(two['events_per_s'])}/s ({_n(r['events'])} events){_stalled(one, two)}",
                 ">= 15,000/s per worker", _met(r["met"]),
             ))  # fmt: skip
         elif name == "latency":
@@ -194,7 +199,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"{_n(r['slice_events'])} events drained in "
                     f"{_n(m['seconds_restart_to_drained'])} s ({_n(m['events_per_s'])}/s); "
                     f"national day (1.7M) extrapolated ~"
-                    f"{_n(m['extrapolated_minutes_for_national_day'], 1)} min",
+                    f"{_n(m['extrapolated_minutes_for_national_day'], 1)} min{_stalled(m)}",
                     "(no target)", "-",
                 ))  # fmt: skip
     return out
