@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -89,9 +89,14 @@ def _codes(codes: Iterable[StrEnum]) -> list[str]:
     return sorted(c.value for c in codes) or _NO_CODES
 
 
-@functools.lru_cache(maxsize=256)
 def iso(at: datetime) -> str:
-    """`at.isoformat()`, the same string object for the same instant while it is recent."""
+    """`at.isoformat()`; for a UTC time, the same string object for the same instant while it
+    is recent (equal times in other zones may be written differently, so they are not shared)."""
+    return _iso_utc(at) if at.tzinfo is UTC else at.isoformat()
+
+
+@functools.lru_cache(maxsize=256)
+def _iso_utc(at: datetime) -> str:
     return at.isoformat()
 
 
