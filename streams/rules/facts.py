@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -62,9 +61,9 @@ def route(event: Envelope) -> tuple[tuple[CaseKind, str], ...]:
 # --- shared values ------------------------------------------------------------------------
 #
 # Facts are never changed in place (rule code builds new dicts), so equal small values can be
-# one object shared by every case: a flag set is one of a few dozen combinations, and an event's
-# time is written as the same string wherever it is stored. Sharing saves memory per case, and
-# the pydantic dump it replaces was a third of the cost of absorbing an event.
+# one object shared by every case: a flag set is one of a few dozen combinations, and most cases
+# have no entitlement codes and no raised flag. Sharing saves memory per case, and the pydantic
+# dump it replaces was a third of the cost of absorbing an event.
 
 _NO_FLAG_TIMES: dict[str, dict[str, str]] = {}
 _NO_CODES: list[str] = []
@@ -87,17 +86,6 @@ def _bools(model: BaseModel) -> dict[str, bool]:
 def _codes(codes: Iterable[StrEnum]) -> list[str]:
     """The codes' values, sorted; the one shared empty list when there are none."""
     return sorted(c.value for c in codes) or _NO_CODES
-
-
-def iso(at: datetime) -> str:
-    """`at.isoformat()`; for a UTC time, the same string object for the same instant while it
-    is recent (equal times in other zones may be written differently, so they are not shared)."""
-    return _iso_utc(at) if at.tzinfo is UTC else at.isoformat()
-
-
-@functools.lru_cache(maxsize=256)
-def _iso_utc(at: datetime) -> str:
-    return at.isoformat()
 
 
 def _disclosure(d: DisclosureModel, at: str, event_id: str, via: str) -> dict[str, Any]:
@@ -144,7 +132,7 @@ def _put(facts: Facts, name: str, key: str, item: dict[str, Any]) -> dict[str, A
 
 def _incident_reported(f: Facts, e: IncidentReported) -> dict[str, Any]:
     d = e.data
-    at = iso(d.received_at)
+    at = d.received_at.isoformat()
     disclosures = dict(f.get("disclosures", {}))
     for disc in d.disclosures:
         disclosures.setdefault(disc.disclosure_id, _disclosure(disc, at, e.id, "initial_report"))
@@ -167,7 +155,7 @@ def _incident_reported(f: Facts, e: IncidentReported) -> dict[str, Any]:
 
 def _disclosure_added(f: Facts, e: DisclosureAdded) -> dict[str, Any]:
     d = e.data
-    disc = _disclosure(d.disclosure, iso(d.disclosed_at), e.id, d.disclosed_via.value)
+    disc = _disclosure(d.disclosure, d.disclosed_at.isoformat(), e.id, d.disclosed_via.value)
     disclosures = dict(f.get("disclosures", {}))
     disclosures.setdefault(d.disclosure.disclosure_id, disc)
     flags = _bools(d.flags)
@@ -175,14 +163,14 @@ def _disclosure_added(f: Facts, e: DisclosureAdded) -> dict[str, Any]:
         **f,
         "disclosures": disclosures,
         "flags": _merge_flags(f, flags),
-        "flags_at": _flag_times(f, flags, iso(d.disclosed_at), e.id),
+        "flags_at": _flag_times(f, flags, d.disclosed_at.isoformat(), e.id),
     }
 
 
 def _incident_closed(f: Facts, e: IncidentClosed) -> dict[str, Any]:
     d = e.data
     closed = {
-        "at": iso(d.closed_at),
+        "at": d.closed_at.isoformat(),
         "event": e.id,
         "outcome": d.outcome.value,
         "category": d.closing_category.value,
@@ -197,7 +185,7 @@ def _incident_closed(f: Facts, e: IncidentClosed) -> dict[str, Any]:
 def _incident_reviewed(f: Facts, e: IncidentReviewed) -> dict[str, Any]:
     d = e.data
     item = {
-        "at": iso(d.reviewed_at),
+        "at": d.reviewed_at.isoformat(),
         "event": e.id,
         "type": d.review_type.value,
         "role": d.reviewer_role.value,
@@ -208,7 +196,7 @@ def _incident_reviewed(f: Facts, e: IncidentReviewed) -> dict[str, Any]:
 def _safeguarding(f: Facts, e: SafeguardingAssessed) -> dict[str, Any]:
     d = e.data
     item = {
-        "at": iso(d.assessed_at),
+        "at": d.assessed_at.isoformat(),
         "event": e.id,
         "risk": d.risk_level.value,
         "marac": d.marac_referral,
@@ -218,7 +206,7 @@ def _safeguarding(f: Facts, e: SafeguardingAssessed) -> dict[str, Any]:
 
 def _nrm(f: Facts, e: NrmReferralMade) -> dict[str, Any]:
     d = e.data
-    item = {"at": iso(d.referred_at), "event": e.id, "child": d.child_victim, "area": d.area}
+    item = {"at": d.referred_at.isoformat(), "event": e.id, "child": d.child_victim, "area": d.area}
     return {**f, "nrm": f.get("nrm") or item}
 
 
@@ -227,7 +215,7 @@ def _n100_recorded(f: Facts, e: N100Recorded) -> dict[str, Any]:
     prior = f.get("n100s", {}).get(e.n100_ref, {})
     item = {
         **prior,
-        "at": iso(e.data.recorded_at),
+        "at": e.data.recorded_at.isoformat(),
         "event": e.id,
         "reason": e.data.reason.value,
         "disclosure_id": e.disclosure_id,
@@ -240,7 +228,7 @@ def _n100_resolved(f: Facts, e: N100Resolved) -> dict[str, Any]:
     prior = f.get("n100s", {}).get(e.n100_ref, {})
     item = {
         **prior,
-        "resolved_at": iso(e.data.resolved_at),
+        "resolved_at": e.data.resolved_at.isoformat(),
         "resolved_event": e.id,
         "outcome": e.data.outcome.value,
     }
@@ -255,8 +243,8 @@ def _crime_link(e: CrimeRecorded) -> dict[str, Any]:
         "victim": e.victim_pseudo_id,
         "og": d.offence_group.value,
         "ho": d.home_office_code,
-        "reported_at": iso(d.reported_at),
-        "recorded_at": iso(d.recorded_at),
+        "reported_at": d.reported_at.isoformat(),
+        "recorded_at": d.recorded_at.isoformat(),
         "victim_type": d.victim_type.value,
         "role": d.recorded_by_role.value,
         "flags": _bools(d.flags),
@@ -275,7 +263,7 @@ def _incident_crime_reclassified(f: Facts, e: CrimeReclassified) -> dict[str, An
     assert e.crime_ref is not None  # REQUIRED_REFS
     d = e.data
     item = {
-        "at": iso(d.reclassified_at),
+        "at": d.reclassified_at.isoformat(),
         "event": e.id,
         "og": d.offence_group.value,
         "ho": d.home_office_code,
@@ -324,7 +312,7 @@ def _crime_recorded(f: Facts, e: CrimeRecorded) -> dict[str, Any]:
 def _crime_reclassified(f: Facts, e: CrimeReclassified) -> dict[str, Any]:
     d = e.data
     item = {
-        "at": iso(d.reclassified_at),
+        "at": d.reclassified_at.isoformat(),
         "event": e.id,
         "og": d.offence_group.value,
         "ho": d.home_office_code,
@@ -337,7 +325,7 @@ def _crime_reclassified(f: Facts, e: CrimeReclassified) -> dict[str, Any]:
 def _crime_updated(f: Facts, e: CrimeUpdated) -> dict[str, Any]:
     d = e.data
     item = {
-        "at": iso(d.updated_at),
+        "at": d.updated_at.isoformat(),
         "event": e.id,
         "equality": _bools(d.equality_fields_present),
     }
@@ -347,7 +335,7 @@ def _crime_updated(f: Facts, e: CrimeUpdated) -> dict[str, Any]:
 def _crime_filed(f: Facts, e: CrimeFiled) -> dict[str, Any]:
     d = e.data
     item = {
-        "at": iso(d.filed_at),
+        "at": d.filed_at.isoformat(),
         "event": e.id,
         "role": d.filed_by_role.value,
         "outcome": d.outcome.value,
@@ -356,20 +344,20 @@ def _crime_filed(f: Facts, e: CrimeFiled) -> dict[str, Any]:
 
 
 def _crime_reinstated(f: Facts, e: CrimeReinstated) -> dict[str, Any]:
-    item = {"at": iso(e.data.reinstated_at), "event": e.id}
+    item = {"at": e.data.reinstated_at.isoformat(), "event": e.id}
     return {**f, "reinstatements": _append(f, "reinstatements", item)}
 
 
 def _cancellation_ratified(f: Facts, e: CancellationRatified) -> dict[str, Any]:
     d = e.data
-    item = {"at": iso(d.ratified_at), "event": e.id, "role": d.ratified_by_role.value}
+    item = {"at": d.ratified_at.isoformat(), "event": e.id, "role": d.ratified_by_role.value}
     return {**f, "ratifications": _append(f, "ratifications", item)}
 
 
 def _crime_cancelled(f: Facts, e: CrimeCancelled) -> dict[str, Any]:
     d = e.data
     item = {
-        "at": iso(d.cancelled_at),
+        "at": d.cancelled_at.isoformat(),
         "event": e.id,
         "class": d.cancellation_class.value,
         "avi_present": d.avi_present,
@@ -389,7 +377,7 @@ def _crime_cancelled(f: Facts, e: CrimeCancelled) -> dict[str, Any]:
 def _victim_notified(f: Facts, e: VictimNotified) -> dict[str, Any]:
     d = e.data
     item = {
-        "at": iso(d.notified_at),
+        "at": d.notified_at.isoformat(),
         "event": e.id,
         "type": d.notification_type.value,
         "outcome": d.outcome.value,
@@ -400,7 +388,7 @@ def _victim_notified(f: Facts, e: VictimNotified) -> dict[str, Any]:
 
 def _victim_care_referral(f: Facts, e: VictimCareReferral) -> dict[str, Any]:
     d = e.data
-    item = {"at": iso(d.at), "event": e.id, "status": d.status.value}
+    item = {"at": d.at.isoformat(), "event": e.id, "status": d.status.value}
     return {**f, "referrals": _append(f, "referrals", item)}
 
 
@@ -425,7 +413,7 @@ def absorbed_facts(case: CaseState, event: Envelope) -> Facts:
         return case.facts
     facts = absorber(case.facts, event)  # a new dict: a case's facts are never changed in place
     last = case.facts.get("last_event_at")
-    at = iso(event.time)
+    at = event.time.isoformat()
     if last is None or at > last:
         facts["last_event_at"] = at
     return facts

@@ -467,15 +467,6 @@ def test_shared_flag_dicts__equal_the_models_dump(model):
     assert facts_module._bools(model.model_copy()) is shared
 
 
-def test_iso__shares_strings_only_between_equal_utc_times():
-    """Equal UTC instants share one string; the same instant in another zone keeps its own."""
-    utc = datetime(2016, 3, 1, 10, tzinfo=UTC)
-    local = utc.astimezone(timezone(timedelta(hours=1)))
-    assert facts_module.iso(utc) is facts_module.iso(datetime(2016, 3, 1, 10, tzinfo=UTC))
-    assert facts_module.iso(utc) == utc.isoformat()
-    assert facts_module.iso(local) == local.isoformat() != utc.isoformat()
-
-
 def test_stage_times__pairs_each_stage_with_its_time():
     """`stage_times` (kept for callers) pairs `stages` with `stage_at`, earliest first."""
     ob = _obligation()
