@@ -2,9 +2,11 @@
 
 The engine skips a family whose facts an event did not change (`RuleFamily.reads`), builds
 alerts and work items without re-validating values already in their final form, derives ids
-without the `uuid.UUID` object and copies frozen state without `dataclasses.replace`. Each
-shortcut is checked here against the plain way of doing the same thing, on random histories that
-use every event type: same bytes out, same state.
+without the `uuid.UUID` object, copies frozen state without `dataclasses.replace`, shares equal
+flag dicts between cases and packs idle cases into bytes (`streams.rules.store`). Each shortcut
+is checked here against the plain way of doing the same thing, on random histories that use
+every event type: same bytes out, same state. The drivers' garbage-collector settings
+(`streams.runtime`) are checked at the end.
 """
 
 from __future__ import annotations
