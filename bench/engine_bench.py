@@ -48,6 +48,7 @@ from schemas.registry import decode_event  # noqa: E402
 from streams.rules.duties import RuleContext  # noqa: E402
 from streams.rules.engine import Clock, Engine  # noqa: E402
 from streams.rules.families import ALL_FAMILIES  # noqa: E402
+from streams.rules.model import derive_id  # noqa: E402
 from streams.rules.store import DEFAULT_HOT_CASES  # noqa: E402
 from streams.runtime import restore_gc, tune_gc  # noqa: E402
 
@@ -425,6 +426,7 @@ def _unsatisfied_incidents(open_count: int, seed: int) -> list[Envelope]:
 def bench_memory(events: list[Envelope], hot_cases: int | None) -> dict[str, Any]:
     """Bytes the engine holds per open obligation after `events`, keeping `hot_cases` cases
     unpacked (`streams.rules.store`; None: every case unpacked)."""
+    derive_id.cache_clear()  # each run pays for the obligation ids it caches, as a fresh engine
     gc.collect()
     tracemalloc.start()
     before, _ = tracemalloc.get_traced_memory()
