@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -37,6 +36,7 @@ from schemas.registry import encode_event
 from streams import admin
 from streams.settings import load_settings
 from streams.topics import TOPIC_OF_TYPE, WORKQUEUE_TOPICS
+from tests.integration.worker_env import create_worker_topics, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("ncrs-monitor"))
@@ -99,37 +99,18 @@ class Fleet:
 
     def env(self, port: int, **extra: str) -> dict[str, str]:
         """NCRS_* variables of one worker (inherited NCRS_* variables are dropped)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NCRS_")}
-        env.update(
-            {
-                "PYTHONPATH": str(ROOT),
-                "NCRS_BOOTSTRAP_SERVERS": self.bootstrap,
-                "NCRS_APP_ID": self.app_id,
-                "NCRS_TOPIC_SUFFIX": self.suffix,
-                "NCRS_TOPIC_PARTITIONS": str(self.partitions),
-                "NCRS_GRACE_SECONDS": "0",
-                "NCRS_TICK_INTERVAL_SECONDS": "1",
-                "NCRS_STALENESS_SECONDS": "3600",
-                "NCRS_LOG_FORMAT": "json",
-                "NCRS_WEB_HOST": "127.0.0.1",
-                "NCRS_WEB_PORT": str(port),
-            }
+        return worker_env(
+            bootstrap=self.bootstrap,
+            app_id=self.app_id,
+            suffix=self.suffix,
+            partitions=self.partitions,
+            port=port,
+            overrides=(*self.extra_env, *extra.items()),
         )
-        env.update(dict(self.extra_env))
-        env.update(extra)
-        return env
 
     def create_topics(self) -> None:
         """Every input and output topic with this fleet's partition count (blocking)."""
-        settings = load_settings(
-            bootstrap_servers=self.bootstrap,
-            topic_partitions=self.partitions,
-            topic_suffix=self.suffix,
-        )
-        report = asyncio.run(
-            admin.ensure_topics(settings, admin.resolve_specs(settings, suffix=self.suffix))
-        )
-        admin.raise_on_mismatch(report)
+        create_worker_topics(self.bootstrap, self.partitions, self.suffix)
 
 
 @dataclass
