@@ -15,17 +15,24 @@ failures of the rules core into dead letters and never raises.
 
 Output ordering (at-least-once, no loss). Each agent takes a batch (`stream.take_events`), runs
 the core per message, then (1) sends every alert, work-queue change, forward and dead letter and
-AWAITS their delivery, (2) only then writes each changed case to its table, once per case per
-batch, and (3) returns, after which `take_events` acks the batch's offsets (faust/streams.py:
-acks happen in the generator's `finally`, after the body ran). faust flushes the producer,
-changelog writes included, before it commits offsets (faust/transport/consumer.py,
-`_commit_offsets`: `await self.app.producer.flush()` then `_commit`). Hence:
-- a crash before the table write re-processes the batch and re-emits the same alerts with the
+AWAITS their delivery, (2) only then writes each changed case, once per case per batch, and
+(3) returns, after which `take_events` acks the batch's offsets (faust/streams.py: acks happen
+in the generator's `finally`, after the body ran) and a later commit may commit them. Hence:
+- a crash before the case write re-processes the batch and re-emits the same alerts with the
   same deterministic ids (raw duplicates on `ncrs.alerts.v1`; the compacted work-queue topics
   and any consumer keyed by alert id absorb them);
 - a crash after it cannot lose an alert: the alert was acknowledged by the broker before the
   state that says "announced" was written.
 A send that fails is fatal: the worker exits without committing so the batch is redone.
+
+Durability. A case write is its changelog record, sent and AWAITED, then the local store
+(`write_cases`). faust's own path (`table[key] = value`) only queues the record in its producer
+buffer, and its commit does not wait for that buffer: `_commit_offsets` awaits
+`producer.flush()`, whose buffer flush returns once no record has left the buffer for 0.1 s
+(faust/transport/producer.py, `flush_atmost`), so under load input was committed while its new
+state was still queued, and a `kill -9` then lost the state for good
+(tests/integration/test_faults_changelog.py reproduces it). The awaited write costs one broker
+round trip per batch.
 
 Tables. Values are `CaseState.to_dict()` (JSON), always reassigned. faust writes a table key to
 the changelog partition (and the RocksDB partition store) of the *current event* (faust/tables/
@@ -443,18 +450,52 @@ class LiveWorker:
                 )
         out = batch.output
         await self.deliver(kind, out)
-        for key, (case, partition) in out.cases.items():
-            with _event_context(anchors[partition]):
-                if case is None:
-                    if key in table:
-                        del table[key]
-                else:
-                    table[key] = case.to_dict()
+        await self.write_cases(kind, out, anchors)
         side.commit(batch)
         # Only now may a tick vouch for these inputs: their forwards are on the side topics.
         for source, (next_offset, reached) in out.progress.items():
             self.progress.delivered(source, next_offset, reached)
         self._publish_gauges()
+
+    async def write_cases(
+        self, kind: CaseKind, out: BatchOutput, anchors: Mapping[int, EventT[Any]]
+    ) -> None:
+        """Write a batch's changed cases: changelog first, acknowledged, then the local store.
+
+        `table[key] = value` would queue the changelog record in faust's producer buffer and
+        return, and faust's commit does not wait for that buffer to empty (module docstring:
+        "Durability"), so the record is sent here and its acknowledgement awaited before the
+        batch may be acked. The local store is written only after, so it is never ahead of the
+        changelog: a case whose changelog record was lost is rewritten when its input is redone,
+        instead of being taken for a duplicate by a store that already holds it.
+        """
+        table = self.tables[kind]
+        writes: list[tuple[str, dict[str, Any] | None, EventT[Any]]] = []
+        sent = []
+        for key, (case, partition) in out.cases.items():
+            anchor = anchors[partition]
+            with _event_context(anchor):
+                target = table.partition_for_key(key)
+                if case is None:
+                    if key not in table.data:
+                        continue
+                    sent.append(table.send_changelog(target, key, None, value_serializer="raw"))
+                    writes.append((key, None, anchor))
+                else:
+                    state = case.to_dict()
+                    sent.append(table.send_changelog(target, key, state))
+                    writes.append((key, state, anchor))
+        try:
+            await asyncio.gather(*sent)
+        except Exception as exc:
+            log.critical("changelog_write_failed", agent=kind.value, error=type(exc).__name__)
+            os._exit(EXIT_DELIVERY_FAILED)
+        for key, written, anchor in writes:
+            with _event_context(anchor):
+                if written is None:
+                    del table.data[key]
+                else:
+                    table.data[key] = written
 
     async def deliver(self, kind: CaseKind, out: BatchOutput) -> None:
         """Send every output of a batch and wait for the broker to acknowledge each one."""

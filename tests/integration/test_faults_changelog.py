@@ -7,10 +7,10 @@ input whose new state is still queued: killed then, the state is gone and the in
 read again, so an obligation closed after the crash is unknown and its open work item stays open
 for ever. That was the crash test's defect (docs/reliability.md).
 
-Here the hand-off is slow on purpose: a `sitecustomize` module on the worker's PYTHONPATH delays
-every changelog record in faust's buffer (as a busy event loop or a full aiokafka batch does), so
-a commit taken before the changelog records are acknowledged is caught every time, not once in
-a loaded CI run. The worker uses the memory store, so the restarted worker knows only what the
+Here the hand-off is slow on purpose (tests/integration/faults/slow_changelog.py: every changelog
+record waits in faust's buffer, as under a busy event loop or a full aiokafka batch), so a commit
+taken before the changelog records are acknowledged is caught every time, not once in a loaded
+CI run. The worker uses the memory store, so the restarted worker knows only what the
 changelog holds, as a replacement pod on another node would.
 """
 
@@ -24,8 +24,8 @@ import pytest
 
 from schemas.events import Disclosure, Envelope
 from tests.factories import at, make_crime_recorded, make_disclosure, make_incident_reported
+from tests.integration.faults.slow_changelog import slow_changelog_env
 from tests.integration.test_live_kit import (
-    ROOT,
     Fleet,
     Reader,
     Worker,
@@ -38,26 +38,6 @@ REC = "REC-24H"
 INCIDENTS = 30
 DELAY_S = 0.15
 """Per changelog record: more than `flush_atmost`'s 0.1 s, so faust's flush returns early."""
-
-SLOW_CHANGELOG = """\
-import asyncio
-import os
-
-from faust.transport import producer
-
-_delay = float(os.environ["FAULT_CHANGELOG_DELAY_S"])
-_send_pending = producer.ProducerBuffer._send_pending
-
-
-async def _slow_send_pending(self, fut):
-    if fut.message.channel.get_topic_name().endswith("-changelog"):
-        await asyncio.sleep(_delay)
-    await _send_pending(self, fut)
-
-
-producer.ProducerBuffer._send_pending = _slow_send_pending
-"""
-
 pytestmark = pytest.mark.slow
 
 
@@ -99,12 +79,8 @@ async def test_killed_right_after_a_commit_the_state_of_committed_input_survives
     store: late crime records still close every REC-24H work item the first worker opened."""
     fleet = Fleet(bootstrap, unique("lcl"))
     await asyncio.to_thread(fleet.create_topics)
-    hooks = tmp_path / "hooks"
-    hooks.mkdir()
-    (hooks / "sitecustomize.py").write_text(SLOW_CHANGELOG)
     slow = {
-        "PYTHONPATH": f"{hooks}:{ROOT}",
-        "FAULT_CHANGELOG_DELAY_S": str(DELAY_S),
+        **slow_changelog_env(tmp_path / "hooks", delay_s=DELAY_S),
         # Static membership: the replacement takes the killed worker's place at once.
         "NCRS_CONSUMER_GROUP_INSTANCE_ID": "w1",
     }
