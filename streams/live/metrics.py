@@ -9,6 +9,7 @@ zero rather than a missing series before the first event. Labels are codes only,
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -90,7 +91,14 @@ def alert_series(
 
 
 class Metrics:
-    """Every `ncrs_` metric of a live worker, registered on `registry`."""
+    """Every `ncrs_` metric of a live worker, registered on `registry`.
+
+    `ncrs_source_last_arrival_timestamp_seconds` starts at `started_at` (default: now, as the
+    worker builds its metrics), not at 0, so silence counts from the later of the last arrival
+    and the worker's start: NcrsSourceTopicSilent neither fires the moment a worker starts
+    (`time() - 0`) nor stays quiet for a feed that never speaks once the worker has been up past
+    the limit. The price: a restart starts the count again (docs/runbooks.md).
+    """
 
     def __init__(
         self,
@@ -102,6 +110,7 @@ class Metrics:
         ruleset: str,
         catalogue: RulesetCatalogue | None = None,
         open_limit: int | None = None,
+        started_at: datetime | None = None,
     ) -> None:
         rules = sorted(set(rule_ids))
         topics = sorted(set(input_topics))
@@ -166,9 +175,10 @@ class Metrics:
             ["topic"],
             registry=r,
         )
-        self.source_last_event = Gauge(
-            "ncrs_source_last_event_timestamp_seconds",
-            "Event time of the last event consumed.",
+        self.source_last_arrival = Gauge(
+            "ncrs_source_last_arrival_timestamp_seconds",
+            "Wall clock at which this worker last consumed an event of the topic (arrival, not "
+            "event time); the worker's start time until the first one.",
             ["topic"],
             registry=r,
         )
@@ -210,14 +220,22 @@ class Metrics:
             registry=r,
         )
         self.build_info.labels(version=version, ruleset=ruleset).set(1)
-        self._initialise(rules, topics, catalogue or RulesetCatalogue())
+        started = started_at or datetime.now(UTC)
+        self._initialise(rules, topics, catalogue or RulesetCatalogue(), started)
         for rule in rules:
             self.guardrail_exceeded.labels(rule=rule)
             if open_limit is not None:
                 self.guardrail_limit.labels(rule=rule).set(open_limit)
 
-    def _initialise(self, rules: list[str], topics: list[str], catalogue: RulesetCatalogue) -> None:
-        """Create every bounded series at zero so it exists before the first event."""
+    def _initialise(
+        self,
+        rules: list[str],
+        topics: list[str],
+        catalogue: RulesetCatalogue,
+        started: datetime,
+    ) -> None:
+        """Create every bounded series so it exists before the first event: at zero, but
+        arrival times at the worker's start (see the class docstring)."""
         for rule in rules:
             self.obligations_open.labels(rule=rule)
             self.obligations_opened.labels(rule=rule)
@@ -234,7 +252,7 @@ class Metrics:
             for event_type in EVENT_TYPES_OF.get(topic, ()):
                 self.events_consumed.labels(topic=topic, type=event_type)
             self.event_time_lag.labels(topic=topic)
-            self.source_last_event.labels(topic=topic)
+            self.source_last_arrival.labels(topic=topic).set(started.timestamp())
             self.source_stale.labels(source=topic)
         for table in TABLES:
             self.table_keys.labels(table=table)

@@ -489,7 +489,7 @@ class Batch:
         metrics = proc.metrics
         metrics.events_consumed.labels(topic=canonical, type=event.type).inc()
         metrics.event_time_lag.labels(topic=canonical).set((self.now - event.time).total_seconds())
-        metrics.source_last_event.labels(topic=canonical).set(event.time.timestamp())
+        metrics.source_last_arrival.labels(topic=canonical).set(self.now.timestamp())
         was_stale = canonical in proc.sources.stale
         effects = proc.sources.observe(canonical, self.now, proc.ctx, ClockKind.WALL_CLOCK)
         if was_stale:

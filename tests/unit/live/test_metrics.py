@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -83,6 +84,37 @@ def test_metrics__decision_clock_lag_is_unknown_until_measured(
         )
         assert value is not None
         assert math.isnan(value)
+
+
+def test_metrics__source_arrival_starts_at_the_worker_start_not_zero() -> None:
+    """Before any event every input topic's arrival time is the worker's start, so silence is
+    counted from the start rather than from 1970 (which would page at once)."""
+    fresh = CollectorRegistry()
+    started = datetime(2024, 6, 4, 12, 0, tzinfo=UTC)
+    Metrics(
+        fresh,
+        rule_ids=(),
+        input_topics=[spec.name for spec in INPUT_TOPICS],
+        version="t",
+        ruleset="t",
+        started_at=started,
+    )
+    for spec in INPUT_TOPICS:
+        labels = {"topic": spec.name}
+        value = fresh.get_sample_value("ncrs_source_last_arrival_timestamp_seconds", labels)
+        assert value == started.timestamp()
+
+
+def test_metrics__source_arrival_defaults_to_the_wall_clock_at_construction() -> None:
+    """Without an injected start the worker's own start (now) is used."""
+    before = time.time()
+    fresh = CollectorRegistry()
+    metrics(fresh)
+    after = time.time()
+    labels = {"topic": INPUT_TOPICS[0].name}
+    value = fresh.get_sample_value("ncrs_source_last_arrival_timestamp_seconds", labels)
+    assert value is not None
+    assert before <= value <= after
 
 
 def test_metrics__possible_alert_series_exist_impossible_ones_do_not(

@@ -362,3 +362,42 @@ def test_progress__inputs_report_next_offset_and_latest_event_time_side_topics_n
         ]
     )
     assert out.progress == {("ncrs.incidents.v1", p): (13, at(3))}
+
+
+# --- source metrics ------------------------------------------------------------------------
+
+
+def _arrival(side: Side, topic: str) -> float | None:
+    labels = {"topic": topic}
+    return side.registry.get_sample_value("ncrs_source_last_arrival_timestamp_seconds", labels)
+
+
+def test_source_metrics__arrival_is_the_batch_wall_clock_not_the_event_time() -> None:
+    """A backlog event eight years old moves the topic's arrival gauge to the batch's wall
+    clock, and its age shows in the event-time lag instead."""
+    side = Side(CaseKind.INCIDENT)
+    later = NOW + timedelta(minutes=7)
+    side.run([on_topic(side.topo, _incident("INC-R"), "INC-R")], now=later)
+    assert _arrival(side, "ncrs.incidents.v1") == later.timestamp()
+    lag = side.registry.get_sample_value(
+        "ncrs_event_time_lag_seconds", {"topic": "ncrs.incidents.v1"}
+    )
+    assert lag == (later - at(0)).total_seconds()
+
+
+def test_source_metrics__arrival_moves_only_for_the_topic_that_spoke() -> None:
+    """A crime record arriving leaves the other input topics at the worker's start time."""
+    side = Side(CaseKind.CRIME)
+    started = _arrival(side, "ncrs.cancellations.v1")
+    side.run([on_topic(side.topo, _crime_for(_incident("INC-S"), "CRI-S"), "CRI-S")])
+    assert _arrival(side, "ncrs.crime-records.v1") == NOW.timestamp()
+    assert _arrival(side, "ncrs.cancellations.v1") == started
+
+
+def test_source_metrics__dead_lettered_input_is_not_an_arrival() -> None:
+    """Only an event the worker could read counts as its source speaking; garbage is a dead
+    letter (NcrsDeadLettersHigh), so a feed sending nothing else still looks silent."""
+    side = Side(CaseKind.INCIDENT)
+    started = _arrival(side, "ncrs.incidents.v1")
+    side.run([(side.topo.incidents, 0, 0, b"garbage", {})], now=NOW + timedelta(hours=1))
+    assert _arrival(side, "ncrs.incidents.v1") == started
