@@ -475,12 +475,14 @@ OPERATIONS = DashboardDef(
             (
                 PanelDef(
                     "timeseries",
-                    "Source freshness: seconds since the last event",
-                    "Per source topic. Past the staleness limit (15 min) dependent breaches are"
-                    " held undecided.",
+                    "Source freshness: seconds since an event last arrived",
+                    "Per source topic, by the wall clock of arrival (a backlog of old events"
+                    " counts as arriving; how old they are is the event-time lag), or since the"
+                    " worker started if none has. Past the staleness limit (15 min) dependent"
+                    " breaches are held undecided; 5 minutes later NcrsSourceTopicSilent fires.",
                     (
                         Query(
-                            "time() - max by (topic) (ncrs_source_last_event_timestamp_seconds)",
+                            "time() - max by (topic) (ncrs_source_last_arrival_timestamp_seconds)",
                             "{{topic}}",
                         ),
                     ),
