@@ -156,3 +156,20 @@ def test_worker_down_inhibits_source_staleness_alerts() -> None:
             and re.search(target, " ".join(rule["target_matchers"]))
             for rule in config["inhibit_rules"]
         ), target
+
+
+def test_source_stale_inhibits_topic_silent_only_for_the_same_source() -> None:
+    """NcrsSourceStale hides Prometheus's silence backstop for its own source only (the
+    backstop's `source` label, a copy of `topic`, is checked by the promtool cases)."""
+    config = yaml.safe_load(
+        (ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text(encoding="utf-8")
+    )
+    scoped = [
+        rule
+        for rule in config["inhibit_rules"]
+        if re.search(r"NcrsSourceStale", " ".join(rule["source_matchers"]))
+        and re.search(r"NcrsSourceTopicSilent", " ".join(rule["target_matchers"]))
+        and "NcrsWorker" not in " ".join(rule["source_matchers"])
+    ]
+    assert scoped, "no NcrsSourceStale -> NcrsSourceTopicSilent inhibit rule"
+    assert all("source" in rule.get("equal", []) for rule in scoped), scoped
