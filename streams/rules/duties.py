@@ -48,8 +48,11 @@ def may_open(case: CaseState, rule_id: str, subject: str, *, revise: bool = Fals
     False exactly when the obligation exists and may not be revised (see `open_obligation`), so
     rule code can skip working out the arguments of an opening that would do nothing.
     """
-    existing = case.obligations.get(derive_id(rule_id, subject))
-    return existing is None or (revise and existing.outcome is None and not existing.emitted)
+    oid = derive_id(rule_id, subject)
+    existing = case.obligations.get(oid)
+    if existing is None:
+        return oid not in case.purged
+    return revise and existing.outcome is None and not existing.emitted
 
 
 def open_obligation(
@@ -85,10 +88,16 @@ def open_obligation(
     `revise` lets facts that arrive later (a crime record after its cancellation) correct an
     open obligation's clock, deadline, severity or area, but only while none of its stages has
     been announced: an alert once sent is never contradicted. Without it the first opening wins.
+
+    An obligation retention has purged (`CaseState.purged`) is never opened again: it was
+    decided, counted and announced once already.
     """
     oid = derive_id(rule_id, subject)
     existing = case.obligations.get(oid)
-    if existing is not None and not (revise and existing.outcome is None and not existing.emitted):
+    if existing is None:
+        if oid in case.purged:
+            return case
+    elif not (revise and existing.outcome is None and not existing.emitted):
         return case
     ruleset = ctx.catalogue.for_time(clock_start)
     params = ruleset.params.get(rule_id)
@@ -157,8 +166,10 @@ def close_obligation(
 
     The obligation was met when its earliest satisfying event happened, whatever the order they
     arrive in: a satisfaction earlier than the recorded one re-times the closure (the engine
-    then retracts what the later one announced). Otherwise closing again changes nothing, and a
-    cancellation never overrides a satisfaction or another cancellation.
+    then retracts what the later one announced) and replaces it as the evidence. Otherwise
+    closing again changes nothing, and a cancellation never overrides a satisfaction or another
+    cancellation. So every considered event happened at `closed_at`, which is what lets the
+    engine leave them out of the evidence of a stage due before it.
     """
     current = find(case, rule_id, subject)
     if current is None:
@@ -174,8 +185,7 @@ def close_obligation(
         outcome = Outcome.CANCELLED
     else:
         outcome = Outcome.ON_TIME if at <= current.deadline else Outcome.LATE
-    considered = tuple(dict.fromkeys((*current.considered_event_ids, *event_ids)))
-    return case.with_obligation(current.closed(outcome, at, considered))
+    return case.with_obligation(current.closed(outcome, at, tuple(dict.fromkeys(event_ids))))
 
 
 def update_open(

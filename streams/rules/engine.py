@@ -188,6 +188,22 @@ def _stage_minutes(ob: Obligation, stage: Stage) -> tuple[int | None, int | None
     return None, None
 
 
+def _considered(ob: Obligation, stage: Stage) -> list[str]:
+    """The satisfying events an alert for `stage` lists: none that happened after the stage.
+
+    Every considered event happened at `closed_at` (see `close_obligation`), so a warning stage
+    due before that lists none, whether it is announced before the event is read (replay) or
+    backfilled after (a live worker catching up, or a late closure being finalised).
+    """
+    ids = ob.considered_event_ids
+    closed_at = ob.closed_at
+    if ids and closed_at is not None:
+        for s, at in zip(ob.stages, ob.stage_at, strict=True):
+            if s is stage:
+                return list(ids) if closed_at <= at else []
+    return list(ids)
+
+
 def _is_trusted(ob: Obligation, ctx: RuleContext, clock: datetime) -> bool:
     """Every value of the alert is already in its final, valid form."""
     return (
@@ -234,7 +250,7 @@ def build_alert(
         Evidence,
         {
             "trigger_event_ids": list(ob.trigger_event_ids),
-            "considered_event_ids": list(ob.considered_event_ids),
+            "considered_event_ids": _considered(ob, stage),
             "clock_start": ob.clock_start,
             "deadline_basis": ob.deadline_basis,
             "calendar": ob.calendar,
@@ -302,7 +318,7 @@ def _validated_alert(
         minutes_late=late,
         evidence=Evidence(
             trigger_event_ids=list(ob.trigger_event_ids),
-            considered_event_ids=list(ob.considered_event_ids),
+            considered_event_ids=_considered(ob, stage),
             clock_start=ob.clock_start,
             deadline_basis=ob.deadline_basis,
             calendar=ob.calendar,
@@ -510,9 +526,8 @@ def apply(
     A duplicate (same source and id as an event the case has seen) changes nothing. A family
     that declares the facts it `reads` is reconciled only when the event changed one of them:
     its facts and its obligations are then as it left them, and it is idempotent, so running it
-    would change nothing. The exception is a case from which retention has since purged a
-    closed obligation (`CaseState.purged`): every family runs then, as it always did, and
-    re-derives whatever its facts still imply.
+    would change nothing. An obligation retention has purged stays purged (`CaseState.purged`
+    is its tombstone), so whether a family runs never decides whether it comes back.
     """
     if case is None:
         case = CaseState(kind, key)
@@ -522,11 +537,9 @@ def apply(
     before = case
     facts = absorbed_facts(case, event)
     changed = _changed_facts(case.facts, facts) if facts is not case.facts else set()
-    after = make_case(kind, key, facts, case.obligations, (*case.seen, dedup), False)
+    after = make_case(kind, key, facts, case.obligations, (*case.seen, dedup), case.purged)
     for family in families:
-        if kind in family.kinds and (
-            family.reads is None or case.purged or not changed.isdisjoint(family.reads)
-        ):
+        if kind in family.kinds and (family.reads is None or not changed.isdisjoint(family.reads)):
             after = family.reconcile(after, ctx)
     if after.obligations is before.obligations:
         effects: list[Effect] = []  # no family changed anything
@@ -539,23 +552,32 @@ def apply(
 # --- advancing the clock --------------------------------------------------------------------
 
 
-def _expire(ob: Obligation, now: datetime) -> tuple[Obligation, list[Effect]]:
-    expired = ob.closed(Outcome.EXPIRED, now, ob.considered_event_ids)
+def _expire(ob: Obligation, at: datetime) -> tuple[Obligation, list[Effect]]:
+    """Close an obligation the guardrail gave up on, at the instant it became too old."""
+    expired = ob.closed(Outcome.EXPIRED, at, ob.considered_event_ids)
     effects: list[Effect] = list(_closed_items(expired)) if expired.has_work_item else []
     effects.append(_closed_metric(expired))
     return expired, effects
 
 
 def _announce_due(
-    ob: Obligation, clock: Clock, ctx: RuleContext, stale_sources: frozenset[str]
+    ob: Obligation,
+    clock: Clock,
+    ctx: RuleContext,
+    stale_sources: frozenset[str],
+    *,
+    until: datetime | None = None,
 ) -> tuple[Obligation, list[Effect]]:
-    """Announce the stages of one open or pending-late obligation that the clock has passed."""
+    """Announce the stages of one open or pending-late obligation that the clock has passed
+    (and, with `until`, that fell due no later than that: an obligation expiring then)."""
     effects: list[Effect] = []
     now = clock.now
     pending = ob.pending_late
     # A late-satisfied obligation still announces the stages the clock passes before the
     # satisfying event's time; a satisfied one is no longer held undecided.
     cutoff = min(now, ob.closed_at) if pending and ob.closed_at is not None else now
+    if until is not None and until < cutoff:
+        cutoff = until
     emitted = list(ob.emitted)
     undecided = ob.undecided
     for stage, at in zip(ob.stages, ob.stage_at, strict=True):
@@ -598,16 +620,21 @@ def advance(
     effects: list[Effect] = []
     obligations = dict(case.obligations)
     now = clock.now
-    purged = changed = False
+    purged: list[str] = []
+    changed = False
     for oid, ob in case.obligations.items():
         if ob.is_open and max_age is not None and ob.clock_start + max_age <= now:
-            updated, more = _expire(ob, now)
+            # Stages that fell due by the expiry instant are announced first, then it expires.
+            expiry = ob.clock_start + max_age
+            updated, more = _announce_due(ob, clock, ctx, stale_sources, until=expiry)
+            updated, expired = _expire(updated, expiry)
+            more.extend(expired)
         elif ob.is_open or ob.pending_late:
             updated, more = _announce_due(ob, clock, ctx, stale_sources)
         else:
             if ob.closed_at is not None and ob.closed_at + retention <= now:
                 del obligations[oid]
-                purged = True
+                purged.append(oid)
             continue
         if updated is not ob:
             obligations[oid] = updated
@@ -617,9 +644,10 @@ def advance(
         last = case.facts.get("last_event_at")
         if last is None or datetime.fromisoformat(last) + retention <= now:
             return _step(None, tuple(effects))
-    if purged and not case.purged:
-        case = make_case(case.kind, case.key, case.facts, obligations, case.seen, True)
-    elif purged or changed:
+    if purged:
+        tombstone = tuple(sorted((*case.purged, *purged)))
+        case = make_case(case.kind, case.key, case.facts, obligations, case.seen, tombstone)
+    elif changed:
         case = case.with_obligations(obligations)
     return _step(case, tuple(effects))
 

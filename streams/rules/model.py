@@ -284,9 +284,10 @@ class CaseState:
     facts: Mapping[str, Any] = field(default_factory=dict)
     obligations: Mapping[str, Obligation] = field(default_factory=dict)
     seen: tuple[str, ...] = ()
-    purged: bool = False
-    """Retention dropped a closed obligation since the last event: the next event reconciles
-    every family, whatever facts it changed (see `streams.rules.engine.apply`)."""
+    purged: tuple[str, ...] = ()
+    """Ids of the closed obligations retention dropped from this case, sorted: a compact
+    tombstone, so that facts which still imply one never open it again (it would be counted,
+    and announced, twice). Kept for as long as the case is."""
 
     def with_facts(self, **updates: Any) -> CaseState:
         """A copy with some top-level facts replaced."""
@@ -312,7 +313,7 @@ class CaseState:
             "seen": list(self.seen),
         }
         if self.purged:
-            d["purged"] = True
+            d["purged"] = list(self.purged)
         return d
 
     @classmethod
@@ -325,8 +326,15 @@ class CaseState:
             d["facts"],
             {o.obligation_id: o for o in obligations},
             tuple(d["seen"]),
-            bool(d.get("purged", False)),
+            _purged_ids(d.get("purged")),
         )
+
+
+def _purged_ids(raw: object) -> tuple[str, ...]:
+    """The tombstone of a snapshot; an older snapshot's `true` flag named no ids, so none."""
+    if isinstance(raw, list):
+        return tuple(str(oid) for oid in raw)
+    return ()
 
 
 # --- cheap copies ---------------------------------------------------------------------------
@@ -381,7 +389,7 @@ def make_case(
     facts: Mapping[str, Any],
     obligations: Mapping[str, Obligation],
     seen: tuple[str, ...],
-    purged: bool,
+    purged: tuple[str, ...],
 ) -> CaseState:
     """`CaseState(kind, key, facts, obligations, seen, purged)` without the dataclass `__init__`."""
     case = _new(CaseState)

@@ -21,6 +21,9 @@ N100 obligation opens for a report received before 2015-04-01):
   closed by a reclassification to rape or one ratified by the FCR (and, for the flag-only case,
   by a rape crime recorded on the incident). FCR, S1.
 - N100-AGEING, per recorded N100: resolved within 7 days [assumed]. FCR, S2.
+
+An N100 may be read before its incident's report: the area the report brings revises the N100's
+obligations (N100-REASON, N100-AGEING) until a stage of them is announced.
 """
 
 from __future__ import annotations
@@ -154,6 +157,7 @@ def _n100_reason(case: CaseState, ctx: RuleContext, ref: str, n100: Mapping[str,
         trigger_event_ids=(n100["event"],),
         offence_group=OffenceGroup.RAPE,
         area=facts.get("area"),
+        revise=True,  # the incident's area may be read after the N100
     )
     disclosures: Mapping[str, Mapping[str, Any]] = facts.get("disclosures", {})
     crimes = (
@@ -182,6 +186,7 @@ def _n100_ageing(case: CaseState, ctx: RuleContext, ref: str, n100: Mapping[str,
         trigger_event_ids=(n100["event"],),
         offence_group=OffenceGroup.RAPE,
         area=case.facts.get("area"),
+        revise=True,  # the incident's area may be read after the N100
     )
     if "resolved_at" not in n100:
         return case

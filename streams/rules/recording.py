@@ -284,6 +284,7 @@ def _close_review(case: CaseState, ctx: RuleContext) -> CaseState:
         reason_code="closed_without_crime_review",
         trigger_event_ids=(closed["event"],),
         area=facts.get("area"),
+        revise=True,  # the closure may be read before the report that names the area
     )
     reviews: list[Satisfier] = [
         (ts(r["at"]), r["event"])

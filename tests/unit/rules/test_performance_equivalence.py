@@ -231,8 +231,8 @@ def test_skipping_families__gives_the_output_of_running_every_family_on_every_ev
 ):
     """Reconciling only the families whose facts changed emits exactly the same bytes.
 
-    Short retentions purge closed obligations while their cases live on, which is when a later
-    event must still reconcile every family (`CaseState.purged`).
+    Short retentions purge closed obligations while their cases live on: a family run after the
+    purge must then change nothing a skipped one would not (`CaseState.purged`).
     """
     filtered = _run(events, ALL_FAMILIES, retention=retention, max_age=max_age)
     everything = _run(events, UNFILTERED, retention=retention, max_age=max_age)
@@ -278,7 +278,7 @@ def test_reads__name_every_fact_each_family_reconcile_reads(events):
                 assert family.reads is not None
                 read: set[str] = set()
                 tracked = make_case(
-                    kind, key, _Tracked(case.facts, read), case.obligations, case.seen, False
+                    kind, key, _Tracked(case.facts, read), case.obligations, case.seen, ()
                 )
                 reconciled = family.reconcile(tracked, ctx)
                 assert read <= family.reads, f"{family.name} reads undeclared {read - family.reads}"
@@ -288,8 +288,8 @@ def test_reads__name_every_fact_each_family_reconcile_reads(events):
             cases[(kind, key)] = case
 
 
-def test_purged__is_set_when_retention_drops_an_obligation_and_cleared_by_the_next_event():
-    """A purge marks the case; the next event reconciles every family and clears the mark."""
+def test_purged__names_what_retention_dropped_and_outlives_the_next_event():
+    """A purge leaves the dropped ids on the case; the next event keeps them (and re-opens none)."""
     events = [
         make_event(
             "incident.reported",
@@ -314,16 +314,18 @@ def test_purged__is_set_when_retention_drops_an_obligation_and_cleared_by_the_ne
             assessed_at=datetime(2016, 3, 4, tzinfo=UTC),
         )
     )
+    [dropped] = engine.cases[(CaseKind.INCIDENT, "INC-1")].obligations  # REC-24H, met on time
     engine.advance(engine_module.Clock(datetime(2016, 3, 4, 1, tzinfo=UTC), ClockKind.EVENT_TIME))
     case = engine.cases[(CaseKind.INCIDENT, "INC-1")]
-    assert case.purged
-    assert case.to_dict()["purged"] is True
+    assert case.purged == (dropped,)
+    assert dropped not in case.obligations
+    assert case.to_dict()["purged"] == [dropped]
     assert CaseState.from_dict(case.to_dict()) == case
     referred = datetime(2016, 3, 4, 2, tzinfo=UTC)
     engine.process(make_event("nrm.referral_made", incident_ref="INC-1", referred_at=referred))
     after = engine.cases[(CaseKind.INCIDENT, "INC-1")]
-    assert not after.purged
-    assert "purged" not in after.to_dict()
+    assert after.purged == (dropped,)
+    assert dropped not in after.obligations
 
 
 # --- alerts and work items without re-validation --------------------------------------------
