@@ -3,7 +3,8 @@
 An own `CollectorRegistry` keeps the `ncrs_` series apart from anything faust or a library
 registers globally, and lets tests start from a fresh registry and read values back with
 `get_sample_value`. Every bounded label value is initialised at start, so a dashboard sees a
-zero rather than a missing series before the first event. Labels are codes only, never ids.
+zero (arrival times: the start time) rather than a missing series before the first event.
+Labels are codes only, never ids.
 """
 
 from __future__ import annotations
