@@ -62,8 +62,12 @@ last fetch interval is covered by the grace; ticks grow with the partition count
 Retention. Purges and the max-age guardrail are judged on each partition's event-time horizon
 (processing.py), not the wall clock, so old events (a backlog of history) keep their cases.
 
-Rebalances. Partitions without a committed offset are rewound on `on_rebalance_complete`
-(`seek_uncommitted`): faust drops records fetched across a generation change and cannot seek
+Rebalances. On `on_rebalance_complete`, before faust resumes and seeks the partitions
+(`settle_offsets`): every input partition this worker has delivered past the group's committed
+offset is committed there, because faust forgets the acks of revoked partitions (with the eager
+protocol, all of them) before it commits, so a partition drained just before a rebalance was
+never committed; and every other input or side partition without a commit is rewound to its log
+start, because faust drops records fetched across a generation change and aiokafka cannot seek
 back to a commit that does not exist.
 """
 
@@ -276,7 +280,7 @@ class LiveWorker:
         async def on_rebalance_complete(
             sender: Any, /, *args: Any, signal: Any, **kwargs: Any
         ) -> None:
-            await self.seek_uncommitted()
+            await self.settle_offsets()
 
         app.on_rebalance_complete.connect(on_rebalance_complete)
 
@@ -308,44 +312,62 @@ class LiveWorker:
             verdict = self.readiness()
             return web.json(verdict.as_dict(), status=200 if verdict.ok else 503)
 
-    # --- partitions nobody has committed -----------------------------------------------------
+    # --- offsets across a rebalance ---------------------------------------------------------
 
-    async def seek_uncommitted(self) -> None:
-        """Rewind assigned partitions that have no committed offset to where work is certain.
+    async def settle_offsets(self) -> None:
+        """Commit what this worker delivered and rewind what nobody committed, before faust
+        resumes the partitions of a new assignment.
 
-        faust drops the rest of a fetched batch when the consumer generation changes mid-fetch
-        (faust/transport/consumer.py, `getmany`: "Generation id changed"), although aiokafka has
-        already moved its position past those records; after the rebalance faust seeks back to
-        the committed offset, but aiokafka's `seek_to_committed` does nothing for a partition
-        without one (or with offset 0), so the dropped records would never be read. That happens
-        when a fleet starts on a backlog and its workers join one after another. Called on
-        `on_rebalance_complete`, which faust sends before it resumes the partitions and seeks
-        the committed ones (faust/tables/recovery.py), this seeks each such partition to its
-        log start, or past what this worker itself has already delivered there. Re-read events
-        are duplicates the cases drop.
+        Two faust behaviours meet in a rebalance (faust/transport/consumer.py):
+        - `on_partitions_revoked` forgets the acknowledgements of every revoked partition
+          before faust's revocation commit runs, and the eager protocol revokes every partition,
+          the ones a worker keeps included. Input processed since the last periodic commit
+          (`broker_commit_interval`, 2.8 s) is therefore never committed by faust; a partition
+          drained in that window gets no later ack either, so it stayed uncommitted for good
+          (lag never cleared, the next owner processed it again). That is what happened when a
+          second worker joined one that had just drained a backlog.
+        - `getmany` drops the rest of a fetched batch when the generation changes mid-fetch
+          ("Generation id changed") although aiokafka has already moved its position past
+          those records; faust then seeks back to the committed offset, which aiokafka's
+          `seek_to_committed` does not do for a partition without one (or with 0), so the
+          dropped records would never be read.
+        Called on `on_rebalance_complete`, which faust sends before it resumes the partitions
+        and seeks them to their committed offsets (faust/tables/recovery.py). Every input
+        partition this worker has itself delivered past the group's committed offset is
+        committed there: `handle_batch` records progress only once the batch's output and case
+        writes are acknowledged, and `InputProgress.retain` forgets partitions this worker did
+        not own throughout. faust's own seek then starts from that commit. Every other input or
+        side partition without a commit is rewound to its log start; re-read events are
+        duplicates the cases drop.
         """
-        consumer: Any = self.app.consumer  # the concrete consumer has seek_to_committed
+        consumer: Any = self.app.consumer  # the concrete consumer: seek_to_committed, _commit
+        canonical = self.topology.canonical
         topics = {*self.topology.all_inputs, *(self.topology.side_of(k) for k in CaseKind)}
         try:
             ours = [tp for tp in consumer.assignment() if tp.topic in topics]
             if not ours:
                 return
             committed = await consumer.seek_to_committed()
-            missing = [tp for tp in ours if not committed.get(tp)]
-            if not missing:
-                return
-            starts = await consumer.earliest_offsets(*missing)
-            canonical = self.topology.canonical
-            for tp in missing:
-                target = starts.get(tp) or 0
+            delivered: dict[Any, int] = {}
+            for tp in ours:
                 if tp.topic in canonical:
                     done = self.progress.next_offset((canonical[tp.topic], tp.partition))
-                    target = max(target, done or 0)
-                await consumer.seek(tp, target)
+                    if done is not None and done > (committed.get(tp) or 0):
+                        delivered[tp] = done
+            if delivered:
+                # The transport-level commit: faust has no acks left to commit these from.
+                await consumer._commit(delivered)
+            missing = [tp for tp in ours if not committed.get(tp) and tp not in delivered]
+            starts = await consumer.earliest_offsets(*missing) if missing else {}
+            # Seeking the delivered partitions too keeps their position should the commit
+            # have been refused (a newer rebalance): aiokafka would not seek to a missing one.
+            targets = {**{tp: starts.get(tp) or 0 for tp in missing}, **delivered}
+            for tp, offset in targets.items():
+                await consumer.seek(tp, offset)
         except Exception as exc:  # best effort: faust's own seek still follows
-            log.warning("seek_uncommitted_failed", error=type(exc).__name__)
+            log.warning("settle_offsets_failed", error=type(exc).__name__)
             return
-        log.info("seeked_uncommitted", partitions=len(missing))
+        log.info("offsets_settled", committed=len(delivered), rewound=len(missing))
 
     # --- the clock -------------------------------------------------------------------------
 

@@ -33,9 +33,9 @@ pytestmark = pytest.mark.slow
 PARTITIONS = 6
 """As in the benchmark that showed the defect: the second worker takes over three of them."""
 COMMIT_INTERVAL_S = "30"
-"""faust's periodic commit (`BROKER_COMMIT_INTERVAL`, default 2.8 s) made rarer than the time
-from the first worker's start to the rebalance, so the rebalance always lands before it (in the
-benchmark that was a matter of timing)."""
+"""The first worker's periodic commit (faust's `BROKER_COMMIT_INTERVAL`, default 2.8 s) made
+rarer than the time from its start to the rebalance, so the rebalance always lands before it (in
+the benchmark that was a matter of timing)."""
 
 
 def _consumed(worker: Worker) -> float:
@@ -60,16 +60,12 @@ async def test_rebalance__partitions_drained_before_a_second_worker_joins_are_co
 ) -> None:
     """A worker drains a backlog, a second one joins before any commit: every input and side
     partition is committed to its end offset, the ones the first worker kept included."""
-    fleet = Fleet(
-        bootstrap,
-        unique("lrb"),
-        partitions=PARTITIONS,
-        extra_env=(("BROKER_COMMIT_INTERVAL", COMMIT_INTERVAL_S),),
-    )
+    fleet = Fleet(bootstrap, unique("lrb"), partitions=PARTITIONS)
     await asyncio.to_thread(fleet.create_topics)
     events = mixed_input(900)
     await produce_events(fleet, events)
-    first, second = (Worker(fleet, tmp_path / f"w{i}", label=f"w{i}") for i in (1, 2))
+    first = Worker(fleet, tmp_path / "w1", "w1", {"BROKER_COMMIT_INTERVAL": COMMIT_INTERVAL_S})
+    second = Worker(fleet, tmp_path / "w2", "w2")
     inputs = sorted({fleet.topic(spec.name) for spec in TOPIC_OF_TYPE.values()})
     sides = [f"{fleet.app_id}-incident-side", f"{fleet.app_id}-crime-side"]
     try:

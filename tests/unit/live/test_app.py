@@ -1,5 +1,5 @@
-"""The worker's faust-facing decisions with a stand-in consumer: input bounds and the rewind of
-partitions nobody has committed. No broker: the faust app is built, never started."""
+"""The worker's faust-facing decisions with a stand-in consumer: input bounds and the offsets
+settled after a rebalance. No broker: the faust app is built, never started."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ class FakeConsumer:
     committed: dict[TP, int | None] = field(default_factory=dict)
     log_start: dict[TP, int] = field(default_factory=dict)
     seeks: dict[TP, int] = field(default_factory=dict)
+    commits: list[dict[TP, int]] = field(default_factory=list)
     earliest_asked: list[TP] = field(default_factory=list)
 
     @property
@@ -53,6 +54,10 @@ class FakeConsumer:
 
     async def seek(self, tp: TP, offset: int) -> None:
         self.seeks[tp] = offset
+
+    async def _commit(self, offsets: dict[TP, int]) -> bool:
+        self.commits.append(dict(offsets))
+        return True
 
 
 @dataclass
@@ -125,7 +130,7 @@ async def test_input_bounds__highwater_not_yet_known_is_not_caught_up() -> None:
 
 
 @pytest.mark.parametrize("committed", [None, 0])
-async def test_seek_uncommitted__rewinds_partitions_without_a_commit_to_the_log_start(
+async def test_settle_offsets__rewinds_partitions_without_a_commit_to_the_log_start(
     committed: int | None,
 ) -> None:
     """A partition with no committed offset (or 0, which aiokafka does not seek to) is rewound
@@ -139,21 +144,42 @@ async def test_seek_uncommitted__rewinds_partitions_without_a_commit_to_the_log_
         committed={fresh: committed, done: 42, side: None, changelog: None},
         log_start={fresh: 5, side: 0},
     )
-    await _worker(consumer).seek_uncommitted()
+    await _worker(consumer).settle_offsets()
     assert consumer.seeks == {fresh: 5, side: 0}
+    assert consumer.commits == []
 
 
-async def test_seek_uncommitted__skips_what_this_worker_has_itself_delivered() -> None:
-    """Where this worker already delivered part of an uncommitted partition, it resumes there."""
+@pytest.mark.parametrize("committed", [None, 0, 80])
+async def test_settle_offsets__commits_what_this_worker_delivered_past_the_groups_commit(
+    committed: int | None,
+) -> None:
+    """Input this worker delivered before the rebalance, whose acks faust dropped, is committed
+    (and resumed from), whether the partition had no commit or an older one."""
     tp = _tp(CRIMES, 1)
-    consumer = FakeConsumer(assigned={tp}, highwaters={}, log_start={tp: 3})
+    consumer = FakeConsumer(
+        assigned={tp}, highwaters={}, committed={tp: committed}, log_start={tp: 3}
+    )
     live = _worker(consumer)
     live.progress.delivered((CRIMES, 1), 120, None)
-    await live.seek_uncommitted()
+    await live.settle_offsets()
+    assert consumer.commits == [{tp: 120}]
     assert consumer.seeks == {tp: 120}
+    assert consumer.earliest_asked == []
 
 
-async def test_seek_uncommitted__consumer_failure_is_logged_not_raised() -> None:
+async def test_settle_offsets__never_commits_behind_the_groups_commit() -> None:
+    """Where another worker committed further than this one delivered, nothing is committed
+    or sought: faust resumes from the group's commit."""
+    tp = _tp(INCIDENTS, 1)
+    consumer = FakeConsumer(assigned={tp}, highwaters={}, committed={tp: 300})
+    live = _worker(consumer)
+    live.progress.delivered((INCIDENTS, 1), 120, None)
+    await live.settle_offsets()
+    assert consumer.commits == []
+    assert consumer.seeks == {}
+
+
+async def test_settle_offsets__consumer_failure_is_logged_not_raised() -> None:
     """A failing consumer call never escapes the rebalance callback."""
 
     class Broken(FakeConsumer):
@@ -162,5 +188,6 @@ async def test_seek_uncommitted__consumer_failure_is_logged_not_raised() -> None
 
     tp = _tp(INCIDENTS, 0)
     consumer: Any = Broken(assigned={tp}, highwaters={})
-    await _worker(consumer).seek_uncommitted()
+    await _worker(consumer).settle_offsets()
     assert consumer.seeks == {}
+    assert consumer.commits == []
