@@ -3,7 +3,10 @@
 The worker runs as deployed (deploy/k8s): RocksDB store and static group membership, so a
 restarted pod takes its partitions back without waiting for the session timeout. The stream is
 a `ncrs-monitor simulate` history fed at a steady rate; three kills fall at seeded random times
-inside the feed, each followed at once by a restart. At the end the fleet's outputs are judged
+inside the feed, each followed at once by a restart. The last restart is on an empty disk (a
+pod rescheduled to another node: same name and address, no RocksDB), so that worker rebuilds its
+state from the changelogs alone, which is where state lost behind a commit would show (see
+test_faults_changelog.py). At the end the fleet's outputs are judged
 against a replay of the same file (tests/integration/faults/expected.py explains which decisions
 are compared and why): every standing alert present, every work queue read from the start
 holding exactly the expected open items. Raw duplicates on the alerts topic and re-processed
@@ -56,11 +59,15 @@ async def test_kill_9_during_a_50k_event_stream_loses_no_alert_and_opens_no_extr
             await asyncio.to_thread(worker.wait_ready)
             began = time.monotonic()
             feed = asyncio.create_task(feeder.run(hist.records, rate=RATE))
-            for at in plan:
+            for n, at in enumerate(plan, start=1):
                 await asyncio.sleep(max(0.0, began + at - time.monotonic()))
                 sent = feeder.sent
                 worker.kill()
                 killed = time.monotonic()
+                if n == KILLS:
+                    worker = WorkerProcess(
+                        fleet, tmp_path / "w1-new-disk", "w1", static=True, port=worker.port
+                    )
                 worker.start()
                 await asyncio.to_thread(worker.wait_ready)
                 kills.append(
