@@ -37,6 +37,7 @@ from streams.rules.model import (
     Obligation,
     ObligationClosed,
     ObligationOpened,
+    ObligationRelabelled,
     Observation,
     Outcome,
     WorkItemClosed,
@@ -48,7 +49,15 @@ from streams.rules.model import (
 from streams.rules.store import DEFAULT_HOT_CASES, CaseKey, CaseStore
 from streams.topics import TOPIC_OF_TYPE
 
-Effect = AlertEvent | WorkItem | WorkItemClosed | ObligationOpened | ObligationClosed | Observation
+Effect = (
+    AlertEvent
+    | WorkItem
+    | WorkItemClosed
+    | ObligationOpened
+    | ObligationRelabelled
+    | ObligationClosed
+    | Observation
+)
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_RETENTION = timedelta(days=35)
@@ -454,6 +463,14 @@ def _diff(before: CaseState, after: CaseState, ctx: RuleContext) -> tuple[CaseSt
             continue
         if prev is None:
             effects.append(ObligationOpened(ob.rule_id, ob.offence_group, ob.area))
+        elif prev.outcome is None and (
+            prev.area != ob.area or prev.offence_group is not ob.offence_group
+        ):
+            effects.append(
+                ObligationRelabelled(
+                    ob.rule_id, ob.offence_group, ob.area, prev.offence_group, prev.area
+                )
+            )
         newly_met = ob.outcome in (Outcome.ON_TIME, Outcome.CANCELLED) and (
             prev is None or prev.outcome is None or prev.outcome is Outcome.LATE
         )

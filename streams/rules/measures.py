@@ -24,7 +24,13 @@ from typing import Any
 from schemas.alerts import AlertEvent
 from schemas.codes import Cause, Stage
 from schemas.events import CrimeCancelled, Envelope, N100Recorded
-from streams.rules.model import ObligationClosed, ObligationOpened, Observation, Outcome
+from streams.rules.model import (
+    ObligationClosed,
+    ObligationOpened,
+    ObligationRelabelled,
+    Observation,
+    Outcome,
+)
 from streams.rules.stats import Proportion, estimated_unrecorded_per_year, proportion
 
 UNKNOWN = "UNKNOWN"
@@ -86,6 +92,8 @@ class ComplianceMeasures:
         for effect in effects:
             if isinstance(effect, ObligationOpened):
                 self._opened(effect)
+            elif isinstance(effect, ObligationRelabelled):
+                self._relabelled(effect)
             elif isinstance(effect, ObligationClosed):
                 self._closed(effect)
             elif isinstance(effect, Observation):
@@ -99,6 +107,15 @@ class ComplianceMeasures:
     def _opened(self, e: ObligationOpened) -> None:
         if e.rule_id in _TRACKED_RULES:
             self._add(f"{e.rule_id}.opened", e.offence_group, e.area)
+
+    def _relabelled(self, e: ObligationRelabelled) -> None:
+        if e.rule_id not in _TRACKED_RULES:
+            return
+        was = (f"{e.rule_id}.opened", _label(e.was_offence_group), _label(e.was_area))
+        self.counts[was] -= 1
+        if self.counts[was] <= 0:
+            del self.counts[was]  # no empty group or area left behind
+        self._add(f"{e.rule_id}.opened", e.offence_group, e.area)
 
     def _closed(self, e: ObligationClosed) -> None:
         if e.rule_id not in _TRACKED_RULES:

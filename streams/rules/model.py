@@ -512,6 +512,18 @@ class ObligationOpened:
 
 
 @dataclass(frozen=True, slots=True)
+class ObligationRelabelled:
+    """A fact read later revised an open obligation's offence group or area (`revise`): what
+    counted its opening under the old labels moves it to the new ones."""
+
+    rule_id: str
+    offence_group: OffenceGroup | None
+    area: str | None
+    was_offence_group: OffenceGroup | None
+    was_area: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ObligationClosed:
     """An obligation ended (metrics: closed by outcome; measures: by cause and closing event).
 
