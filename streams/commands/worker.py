@@ -6,6 +6,19 @@ on `PartitionsMismatch` while reporting "Ready"); the two internal side topics a
 with the same count. SIGTERM stops it gracefully: the batch in hand finishes, output is flushed,
 offsets are committed, and the process exits 0.
 
+Just before faust runs, the worker tunes the garbage collector (`streams.runtime.tune_gc`, the
+replay's parameters). Freezing there is right for faust: what exists then (modules, settings, the
+faust app with its agents, tables and topics, the mode Worker, metrics) lives as long as the
+process (a frozen object later dropped in a cycle would never be collected, hence once, here), and
+the `asyncio.run` loop of the broker check is garbage that the collection before the freeze frees;
+connections and restored table state come later and stay under collection. The raised thresholds
+are safe for a long-running worker's memory: acyclic objects (messages, decoded events, case JSON)
+are still freed at once by reference counting; cyclic garbage (asyncio futures and exceptions with
+tracebacks) waits at most 100,000 net allocations for a young collection (tens of MB at most); and
+a full collection still runs once the objects promoted since the last one reach a quarter of the
+old generation, as with CPython's defaults. So the same parameters serve: with the memory store the
+table is millions of dicts that default collections rescan (measurement 5 in docs/benchmarks.md).
+
 Test hook (never set in production): with `NCRS_TEST_HOOKS=1` in the environment the worker
 also serves `GET /test-hooks/crash-incident-agent`, which makes the incident agent raise at its
 next batch, as a bug in the agent would, so the integration tests can check that `/healthz`
@@ -144,4 +157,7 @@ def worker() -> None:
     # faust's start-up spinner writes terminal escapes and " OK ^" to stdout, which breaks a
     # JSON log stream; without it faust logs "Ready" through the same renderer instead.
     runner.spinner = None
+    from streams.runtime import tune_gc
+
+    tune_gc()  # the app, agents, tables and topics built above live as long as the process
     runner.execute_from_commandline()
