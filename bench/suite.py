@@ -142,7 +142,11 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             out.append((
                 "1 replay throughput",
                 f"{_n(r['full_replay_lines_per_s'])}/s full vs {_n(r['decode_only_lines_per_s'])}"
-                f"/s decode-only ({_n(r['lines'])} lines): ratio {r['ratio_full_to_decode']:.2f}",
+                f"/s decode-only ({_n(r['lines'])} lines): ratio {r['ratio_full_to_decode']:.2f}"
+                + (
+                    f" (GC tuned; default GC {_n(r['by_gc']['default']['lines_per_s'])}/s)"
+                    if "by_gc" in r else ""
+                ),
                 ">= 0.50", _met(r["met"]),
             ))  # fmt: skip
         elif name == "live":
