@@ -35,7 +35,7 @@ from tests.factories import ALL_EVENT_TYPES, at, make_disclosure, make_event_dic
 from tests.integration.faults.kafka import read_all
 from tests.integration.faults.settle import wait_settled
 from tests.integration.faults.stream import route
-from tests.integration.faults.workers import Fleet, HealthLog, WorkerProcess, metric_sum
+from tests.integration.kit import Fleet, HealthLog, Worker, metric_sum
 from tests.poison import (
     CORPUS,
     SENTINEL_NAME,
@@ -59,17 +59,16 @@ def fleet(bootstrap: str) -> Iterator[Fleet]:
 
 
 @pytest.fixture(scope="module")
-def worker(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+def worker(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     """One worker, shared: each test uses refs of its own."""
-    started = WorkerProcess(fleet, tmp_path_factory.mktemp("badin"), "w1")
+    started = Worker(fleet, tmp_path_factory.mktemp("badin"), "w1")
     started.start()
-    started.wait_ready()
     yield started
     started.stop_quietly()
 
 
 @pytest.fixture
-async def health(worker: WorkerProcess) -> AsyncIterator[HealthLog]:
+async def health(worker: Worker) -> AsyncIterator[HealthLog]:
     """/healthz and /readyz polled for the duration of a test."""
     log = HealthLog(worker)
     task = asyncio.create_task(log.run())
@@ -127,7 +126,7 @@ async def _dead_letters(fleet: Fleet) -> list[dict[str, Any]]:
 
 
 async def test_poison_corpus_through_a_worker_is_handled_as_documented_and_neighbours_alert(
-    fleet: Fleet, worker: WorkerProcess, health: HealthLog
+    fleet: Fleet, worker: Worker, health: HealthLog
 ) -> None:
     """Each corpus case dead-lettered with its reason or handled; neighbours alert; alive."""
     messages: list[tuple[str, bytes, bytes, int | None]] = []
@@ -248,7 +247,7 @@ def _topic_of(event: dict[str, Any]) -> tuple[str, bytes]:
 
 
 async def test_sentinel_personal_data_never_leaves_a_worker(
-    fleet: Fleet, worker: WorkerProcess, health: HealthLog
+    fleet: Fleet, worker: Worker, health: HealthLog
 ) -> None:
     """No sentinel in alerts, work items, dead-letter text, worker logs or /metrics."""
     tag = uuid.uuid4().hex[:8]

@@ -17,7 +17,6 @@ changelog holds, as a replacement pod on another node would.
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ import pytest
 from schemas.events import Disclosure, Envelope
 from tests.factories import at, make_crime_recorded, make_disclosure, make_incident_reported
 from tests.integration.faults.slow_changelog import slow_changelog_env
-from tests.integration.test_live_kit import (
+from tests.integration.kit import (
     Fleet,
     Reader,
     Worker,
@@ -79,21 +78,12 @@ async def test_killed_right_after_a_commit_the_state_of_committed_input_survives
     store: late crime records still close every REC-24H work item the first worker opened."""
     fleet = Fleet(bootstrap, unique("lcl"))
     await asyncio.to_thread(fleet.create_topics)
-    slow = {
-        **slow_changelog_env(tmp_path / "hooks", delay_s=DELAY_S),
-        # Static membership: the replacement takes the killed worker's place at once.
-        "NCRS_CONSUMER_GROUP_INSTANCE_ID": "w1",
-    }
-    first = Worker(fleet, tmp_path / "w1", "w1", extra_env=slow)
-    # Same instance id and web address: faust's assignor refuses a static member whose
-    # address changed (a StatefulSet pod keeps both).
-    second = Worker(
-        fleet,
-        tmp_path / "w2",
-        "w2",
-        extra_env={"NCRS_CONSUMER_GROUP_INSTANCE_ID": "w1"},
-        port=first.port,
-    )
+    slow = slow_changelog_env(tmp_path / "hooks", delay_s=DELAY_S)
+    # Static membership: the replacement takes the killed worker's place at once.
+    first = Worker(fleet, tmp_path / "w1", "w1", extra_env=slow, static=True)
+    # Same instance id (the label) and web address: faust's assignor refuses a static member
+    # whose address changed (a StatefulSet pod keeps both). Its own, empty, working directory.
+    second = Worker(fleet, tmp_path / "w2", "w1", static=True, port=first.port)
     refs = [unique("INC") for _ in range(INCIDENTS)]
     disclosures = [make_disclosure() for _ in refs]
     omu = fleet.queue_topic("omu")
@@ -103,8 +93,7 @@ async def test_killed_right_after_a_commit_the_state_of_committed_input_survives
         async with Reader(bootstrap, [omu]) as out:
             await out.until(lambda r: _rec_items(r, omu) == set(refs), what="every REC-24H item")
         await wait_committed(fleet, [fleet.topic("ncrs.incidents.v1")])
-        first.signal(signal.SIGKILL)
-        await asyncio.to_thread(first.proc.wait)  # type: ignore[union-attr]
+        await asyncio.to_thread(first.kill)
         await asyncio.to_thread(second.start)
         await produce_events(fleet, _recorded(refs, disclosures))
         async with Reader(bootstrap, [omu]) as out:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from tests.integration.faults.kafka import read_outputs
 from tests.integration.faults.scenario import history, judge, marker_letters, report, seconds
 from tests.integration.faults.settle import wait_settled
 from tests.integration.faults.stream import Feeder
-from tests.integration.faults.workers import Fleet, WorkerProcess
+from tests.integration.kit import Fleet, Worker, unique
 
 SEED = 8
 KILLS = 3
@@ -44,9 +43,9 @@ async def test_kill_9_during_a_50k_event_stream_loses_no_alert_and_opens_no_extr
     """Three seeded kill -9s mid-stream: standing alerts all present, open items exactly right."""
     hist = await asyncio.to_thread(history, tmp_path, days=14, incidents_per_day=1400, seed=SEED)
     assert hist.events >= 50_000
-    fleet = Fleet(bootstrap, f"crash-{uuid.uuid4().hex[:8]}", store="rocksdb://")
+    fleet = Fleet(bootstrap, unique("crash"), store="rocksdb://")
     await asyncio.to_thread(fleet.create_topics)
-    worker = WorkerProcess(fleet, tmp_path / "w1", "w1", static=True)
+    worker = Worker(fleet, tmp_path / "w1", "w1", static=True)
     feeder = Feeder(bootstrap, fleet.topic)
     rng = random.Random(SEED)
     duration = len(hist.records) / RATE
@@ -55,8 +54,7 @@ async def test_kill_9_during_a_50k_event_stream_loses_no_alert_and_opens_no_extr
     feed: asyncio.Task[None] | None = None
     try:
         async with asyncio.timeout(BUDGET_S):
-            worker.start()
-            await asyncio.to_thread(worker.wait_ready)
+            await asyncio.to_thread(worker.start)
             began = time.monotonic()
             feed = asyncio.create_task(feeder.run(hist.records, rate=RATE))
             for n, at in enumerate(plan, start=1):
@@ -65,11 +63,10 @@ async def test_kill_9_during_a_50k_event_stream_loses_no_alert_and_opens_no_extr
                 worker.kill()
                 killed = time.monotonic()
                 if n == KILLS:
-                    worker = WorkerProcess(
+                    worker = Worker(
                         fleet, tmp_path / "w1-new-disk", "w1", static=True, port=worker.port
                     )
-                worker.start()
-                await asyncio.to_thread(worker.wait_ready)
+                await asyncio.to_thread(worker.start)
                 kills.append(
                     {"at_s": killed - began, "sent": sent, "ready_s": time.monotonic() - killed}
                 )

@@ -27,13 +27,13 @@ from streams.topics import ALERTS, INCIDENTS, WORKQUEUE_TOPICS
 from tests.factories import at, make_disclosure, make_event_dict
 from tests.integration.faults.kafka import fold, read_all
 from tests.integration.faults.settle import wait_settled
-from tests.integration.faults.workers import Fleet, WorkerProcess, metric_sum
+from tests.integration.kit import Fleet, Worker, metric_sum
 
 OPEN_LIMIT = 3
 MAX_AGE_DAYS = 2
 
 
-def _start(bootstrap: str, workdir: Path, name: str) -> Iterator[WorkerProcess]:
+def _start(bootstrap: str, workdir: Path, name: str) -> Iterator[Worker]:
     fleet = Fleet(
         bootstrap,
         f"{name}-{uuid.uuid4().hex[:8]}",
@@ -43,16 +43,15 @@ def _start(bootstrap: str, workdir: Path, name: str) -> Iterator[WorkerProcess]:
         ),
     )
     fleet.create_topics()
-    worker = WorkerProcess(fleet, workdir, "w1")
+    worker = Worker(fleet, workdir, "w1")
     worker.start()
-    worker.wait_ready()
     yield worker
     worker.stop_quietly()
     asyncio.run(fleet.delete_topics())
 
 
 @pytest.fixture
-def worker(bootstrap: str, tmp_path: Path) -> Iterator[WorkerProcess]:
+def worker(bootstrap: str, tmp_path: Path) -> Iterator[Worker]:
     """A worker of its own with the small limits (the open count is per worker)."""
     yield from _start(bootstrap, tmp_path, "guard")
 
@@ -83,7 +82,7 @@ async def _open_omu_items(fleet: Fleet) -> dict[bytes, bytes]:
 
 
 async def test_open_limit_counts_and_logs_excess_but_drops_no_obligation(
-    worker: WorkerProcess,
+    worker: Worker,
 ) -> None:
     """Five unrecorded incidents, limit three: five breaches and items, two counted as excess."""
     refs = [f"GL-{uuid.uuid4().hex[:10]}" for _ in range(OPEN_LIMIT + 2)]
@@ -113,7 +112,7 @@ async def test_open_limit_counts_and_logs_excess_but_drops_no_obligation(
 
 
 async def test_max_age_expires_an_obligation_once_events_move_past_it_and_closes_its_item(
-    worker: WorkerProcess,
+    worker: Worker,
 ) -> None:
     """Breach announced, then a later event 3 days on expires it: item closed, counted expired."""
     ref = f"GA-{uuid.uuid4().hex[:10]}"

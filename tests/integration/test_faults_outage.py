@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from tests.integration.faults.kafka import read_outputs
 from tests.integration.faults.scenario import history, judge, marker_letters, report
 from tests.integration.faults.settle import wait_settled
 from tests.integration.faults.stream import Feeder
-from tests.integration.faults.workers import Fleet, HealthLog, WorkerProcess
+from tests.integration.kit import Fleet, HealthLog, Worker, unique
 
 SEED = 21
 RATE = 300.0
@@ -40,8 +39,8 @@ async def test_broker_down_30s_mid_stream_worker_recovers_by_itself_and_loses_no
     """30 s without a broker: not ready during it, ready after it, alive throughout, no loss."""
     broker = PrivateBroker.allocate(tmp_path / "kafka")
     await asyncio.to_thread(broker.start)
-    fleet = Fleet(broker.bootstrap, f"outage-{uuid.uuid4().hex[:8]}", store="rocksdb://")
-    worker = WorkerProcess(fleet, tmp_path / "w1", "w1", static=True)
+    fleet = Fleet(broker.bootstrap, unique("outage"), store="rocksdb://")
+    worker = Worker(fleet, tmp_path / "w1", "w1", static=True)
     health = HealthLog(worker)
     feeder = Feeder(broker.bootstrap, fleet.topic)
     tasks: list[asyncio.Task[None]] = []
@@ -51,8 +50,7 @@ async def test_broker_down_30s_mid_stream_worker_recovers_by_itself_and_loses_no
                 history, tmp_path, days=3, incidents_per_day=1000, seed=SEED
             )
             await asyncio.to_thread(fleet.create_topics)
-            worker.start()
-            await asyncio.to_thread(worker.wait_ready)
+            await asyncio.to_thread(worker.start)
             tasks.append(asyncio.create_task(health.run()))
             began = time.monotonic()
             tasks.append(asyncio.create_task(feeder.run(hist.records, rate=RATE)))

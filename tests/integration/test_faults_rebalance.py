@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from tests.integration.faults.kafka import read_outputs
 from tests.integration.faults.scenario import history, judge, marker_letters, report
 from tests.integration.faults.settle import wait_settled
 from tests.integration.faults.stream import Feeder
-from tests.integration.faults.workers import Fleet, HealthLog, WorkerProcess, metric_sum
+from tests.integration.kit import Fleet, HealthLog, Worker, metric_sum, unique
 
 SEED = 33
 RATE = 500.0
@@ -41,27 +40,23 @@ async def test_worker_joining_and_leaving_mid_stream_loses_and_doubles_no_open_i
 ) -> None:
     """Join at 1/4, leave at 3/4 of the feed: no standing alert lost, no open item extra/twice."""
     hist = await asyncio.to_thread(history, tmp_path, days=5, incidents_per_day=1000, seed=SEED)
-    fleet = Fleet(
-        bootstrap, f"rebal-{uuid.uuid4().hex[:8]}", partitions=PARTITIONS, store="rocksdb://"
-    )
+    fleet = Fleet(bootstrap, unique("rebal"), partitions=PARTITIONS, store="rocksdb://")
     await asyncio.to_thread(fleet.create_topics)
-    first = WorkerProcess(fleet, tmp_path / "w1", "w1")
-    second = WorkerProcess(fleet, tmp_path / "w2", "w2")
+    first = Worker(fleet, tmp_path / "w1", "w1")
+    second = Worker(fleet, tmp_path / "w2", "w2")
     health = HealthLog(first)
     feeder = Feeder(bootstrap, fleet.topic)
     tasks: list[asyncio.Task[None]] = []
     try:
         async with asyncio.timeout(BUDGET_S):
-            first.start()
-            await asyncio.to_thread(first.wait_ready)
+            await asyncio.to_thread(first.start)
             tasks.append(asyncio.create_task(health.run()))
             began = time.monotonic()
             tasks.append(asyncio.create_task(feeder.run(hist.records, rate=RATE)))
             await feeder.wait_sent(len(hist.records) // 4)
             joined_after = feeder.sent
             joining = time.monotonic()
-            second.start()
-            join_ready_s = await asyncio.to_thread(second.wait_ready)
+            join_ready_s = await asyncio.to_thread(second.start)
             await feeder.wait_sent(3 * len(hist.records) // 4)
             consumed_by_second = metric_sum(
                 await asyncio.to_thread(second.metrics), "ncrs_events_consumed_total"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from tests.integration.faults.kafka import read_outputs
 from tests.integration.faults.scenario import history, judge, marker_letters, report, seconds
 from tests.integration.faults.settle import wait_settled
 from tests.integration.faults.stream import Feeder
-from tests.integration.faults.workers import Fleet, WorkerProcess
+from tests.integration.kit import Fleet, Worker, unique
 
 SEED = 44
 RATE = 600.0
@@ -36,16 +35,15 @@ async def test_sigterm_mid_stream_exits_0_in_bound_and_restart_loses_and_repeats
 ) -> None:
     """Two SIGTERMs under load: exit 0 within 30 s; no loss, no duplicate alert or dead letter."""
     hist = await asyncio.to_thread(history, tmp_path, days=5, incidents_per_day=1000, seed=SEED)
-    fleet = Fleet(bootstrap, f"sigterm-{uuid.uuid4().hex[:8]}", store="rocksdb://")
+    fleet = Fleet(bootstrap, unique("sigterm"), store="rocksdb://")
     await asyncio.to_thread(fleet.create_topics)
-    worker = WorkerProcess(fleet, tmp_path / "w1", "w1", static=True)
+    worker = Worker(fleet, tmp_path / "w1", "w1", static=True)
     feeder = Feeder(bootstrap, fleet.topic)
     stops: list[dict[str, float]] = []
     feed: asyncio.Task[None] | None = None
     try:
         async with asyncio.timeout(BUDGET_S):
-            worker.start()
-            await asyncio.to_thread(worker.wait_ready)
+            await asyncio.to_thread(worker.start)
             began = time.monotonic()
             feed = asyncio.create_task(feeder.run(hist.records, rate=RATE))
             for n in range(1, STOPS + 1):
@@ -53,8 +51,7 @@ async def test_sigterm_mid_stream_exits_0_in_bound_and_restart_loses_and_repeats
                 sent = feeder.sent
                 code, took = await asyncio.to_thread(worker.terminate, EXIT_BOUND_S)
                 restarted = time.monotonic()
-                worker.start()
-                await asyncio.to_thread(worker.wait_ready)
+                await asyncio.to_thread(worker.start)
                 stops.append(
                     {
                         "sent": sent,

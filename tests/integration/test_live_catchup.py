@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.factories import make_crime_recorded, make_disclosure, make_incident_reported
-from tests.integration.test_live_kit import (
+from tests.integration.kit import (
     Fleet,
     Reader,
     Worker,

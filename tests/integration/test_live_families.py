@@ -30,7 +30,7 @@ from tests.factories import (
     make_safeguarding_assessed,
     make_victim_care_referral,
 )
-from tests.integration.test_live_kit import Fleet, Reader, Worker, about, produce_events, unique
+from tests.integration.kit import Fleet, Reader, Worker, about, produce_events, unique
 
 Keyed = list[tuple[str, Envelope]]
 

@@ -8,7 +8,6 @@ streams/live/clock.py); event times are in 2016, so every deadline is already du
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from schemas.codes import Queue
 from schemas.events import Envelope
 from tests.factories import at, make_crime_recorded, make_disclosure, make_incident_reported
-from tests.integration.test_live_kit import (
+from tests.integration.kit import (
     Fleet,
     Reader,
     Worker,
@@ -176,7 +175,8 @@ async def test_fleet__restart_after_sigterm_recovers_state_and_duplicates_nothin
         async with Reader(bootstrap, [alerts]) as out:
             await out.until(lambda r: len(r.values(alerts)) >= 3, what="REC-24H stages")
         before = alert_set(out, alerts)
-        assert await asyncio.to_thread(worker.stop) == 0
+        code, _ = await asyncio.to_thread(worker.terminate)
+        assert code == 0
         await asyncio.to_thread(worker.start)
         later = make_incident_reported(
             incident_ref=marker, received_at=at(0), disclosures=[make_disclosure()]
@@ -221,13 +221,12 @@ async def test_fleet__worker_killed_mid_backlog_opens_no_second_work_item(
     alerts, omu = fleet.topic("ncrs.alerts.v1"), fleet.queue_topic("omu")
     # Static membership: the restarted worker takes the killed one's place at once instead of
     # waiting out its session timeout (as a StatefulSet pod does).
-    worker = Worker(fleet, tmp_path, extra_env={"NCRS_CONSUMER_GROUP_INSTANCE_ID": "w1"})
+    worker = Worker(fleet, tmp_path, static=True)
     try:
         await asyncio.to_thread(worker.start)
         async with Reader(bootstrap, [alerts]) as out:
             await out.until(lambda r: len(r.values(alerts)) > 0, what="the first alerts")
-        worker.signal(signal.SIGKILL)
-        await asyncio.to_thread(worker.proc.wait)  # type: ignore[union-attr]
+        await asyncio.to_thread(worker.kill)
         killed_after = len(out.values(alerts))
         await asyncio.to_thread(worker.start)
         async with Reader(bootstrap, [alerts, omu]) as out:

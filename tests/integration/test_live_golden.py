@@ -32,15 +32,15 @@ from streams.replay.runner import replay_files
 from streams.sim.generator import SimConfig, generate, write_lines
 from streams.sim.profile import load_profile
 from streams.topics import INPUT_TOPICS
-from tests.integration.test_live_kit import (
+from tests.integration.kit import (
     CLI,
-    ROOT,
     Fleet,
     Reader,
     Worker,
     unique,
     wait_committed,
 )
+from tests.integration.worker_env import ROOT
 
 LATENESS = timedelta(hours=1)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from streams.commands.worker import CRASH_AGENT_PATH
 from tests.factories import make_incident_reviewed
-from tests.integration.test_live_kit import (
+from tests.integration.kit import (
     Fleet,
     Worker,
     metric_value,
@@ -57,7 +57,8 @@ async def test_health__not_ready_while_recovering_then_ready_and_not_alive_once_
         await asyncio.to_thread(worker.start)
         await produce_events(fleet, events)
         await wait_committed(fleet, [fleet.topic("ncrs.incidents.v1")], timeout=120)
-        assert await asyncio.to_thread(worker.stop) == 0
+        code, _ = await asyncio.to_thread(worker.terminate)
+        assert code == 0
 
         await asyncio.to_thread(worker.start)
         # Assigned (no longer "starting") but replaying the changelog: several probes 50 ms

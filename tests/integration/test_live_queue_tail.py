@@ -18,7 +18,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.factories import make_work_item
-from tests.integration.test_live_kit import CLI, ROOT, Fleet, produce, unique
+from tests.integration.kit import CLI, Fleet, produce, unique
+from tests.integration.worker_env import ROOT
 
 
 def _item(fleet: Fleet, queue: str, ref: str) -> tuple[str, bytes]:

@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 from streams.topics import TOPIC_OF_TYPE
-from tests.integration.test_live_fleet import mixed_input
-from tests.integration.test_live_kit import (
+from tests.integration.kit import (
     Fleet,
     Worker,
     metric_value,
@@ -27,6 +26,7 @@ from tests.integration.test_live_kit import (
     unique,
     wait_committed,
 )
+from tests.integration.test_live_fleet import mixed_input
 
 pytestmark = pytest.mark.slow
 

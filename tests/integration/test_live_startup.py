@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.integration.test_live_kit import CLI, Fleet, unique
+from tests.integration.kit import CLI, Fleet, unique
 
 START_TIMEOUT_S = 60
 

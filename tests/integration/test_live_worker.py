@@ -26,7 +26,7 @@ from streams.rules.families import RULE_IDS
 from streams.rules.model import Outcome
 from streams.topics import INPUT_TOPICS
 from tests.factories import at, make_crime_recorded, make_disclosure, make_incident_reported
-from tests.integration.test_live_kit import (
+from tests.integration.kit import (
     OUTPUT_TIMEOUT_S,
     Fleet,
     Reader,

@@ -1,7 +1,7 @@
 """What every test worker subprocess shares: its NCRS_* environment and its topics.
 
-Used by the live-worker kit (test_live_kit.py) and the fault harness (faults/workers.py), so a
-setting a test worker needs is added in one place.
+Used by the worker kit (kit.py) and by faults/slow_changelog.py, so a setting a test worker
+needs is added in one place.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.integration.faults.workers import ROOT
+from tests.integration.worker_env import ROOT
 
 KAFKA_SH = ROOT / "deploy" / "local-kafka" / "kafka.sh"
 

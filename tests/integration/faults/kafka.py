@@ -19,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.codes import Queue
 from streams.topics import ALERTS, DEAD_LETTERS, WORKQUEUE_TOPICS
-from tests.integration.faults.workers import Fleet
+from tests.integration.kit import Fleet
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from streams.topics import INPUT_TOPICS
 from tests.integration.faults.kafka import committed_lag, committed_offsets, end_offsets
-from tests.integration.faults.workers import Fleet, WorkerProcess
+from tests.integration.kit import Fleet, Worker
 
 _LAG = re.compile(r'^ncrs_decision_clock_lag_seconds\{aggregate="(\w+)"\} (\S+)$', re.MULTILINE)
 POLL_S = 0.5
@@ -57,7 +57,7 @@ async def wait_committed(fleet: Fleet, timeout: float) -> None:
             await asyncio.sleep(0.5)
 
 
-async def wait_clocks_past(workers: Sequence[WorkerProcess], since: float, timeout: float) -> None:
+async def wait_clocks_past(workers: Sequence[Worker], since: float, timeout: float) -> None:
     """Condition 2: every aggregate's clock on every running worker is past `since` (epoch s).
 
     The gauge is republished after every batch (ticks make one a second). A value that changed
@@ -92,9 +92,7 @@ async def wait_clocks_past(workers: Sequence[WorkerProcess], since: float, timeo
             await asyncio.sleep(POLL_S)
 
 
-async def wait_settled(
-    fleet: Fleet, workers: Sequence[WorkerProcess], timeout: float = 300.0
-) -> float:
+async def wait_settled(fleet: Fleet, workers: Sequence[Worker], timeout: float = 300.0) -> float:
     """Both conditions; returns the seconds waited."""
     began = time.monotonic()
     await wait_committed(fleet, timeout)

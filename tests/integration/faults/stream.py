@@ -22,7 +22,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from streams.topics import INCIDENTS, TOPIC_OF_TYPE
-from tests.integration.faults.workers import CLI, ROOT
+from tests.integration.kit import CLI
+from tests.integration.worker_env import ROOT
 
 _TYPE = re.compile(rb'"type"\s*:\s*"([a-z_.]+)"')
 _REF = {
