@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.faults.kafka import read_outputs
-from tests.integration.faults.scenario import history, judge, marker_letters, report, seconds
+from tests.integration.faults.scenario import conclude, history, seconds
 from tests.integration.faults.settle import wait_settled
 from tests.integration.faults.stream import Feeder
 from tests.integration.kit import Fleet, Worker, unique
@@ -79,21 +79,18 @@ async def test_kill_9_during_a_50k_event_stream_loses_no_alert_and_opens_no_extr
             feed.cancel()
         worker.stop_quietly()
         await fleet.delete_topics()
-    verdict = await asyncio.to_thread(judge, outputs, hist.path)
-    markers, reprocessed = marker_letters(outputs)
-    report(
+    verdict, markers, _ = await asyncio.to_thread(
+        conclude,
         "crash_kill9",
+        hist,
+        outputs,
+        fed_s=fed_s,
+        settle_s=settle_s,
         command="pytest tests/integration/test_faults_crash.py",
-        events=hist.events,
-        records_fed=len(hist.records),
         kills=len(kills),
         kill_at_s=seconds([k["at_s"] for k in kills]),
         kill_after_records=[int(k["sent"]) for k in kills],
         restart_to_ready_s=seconds([k["ready_s"] for k in kills]),
-        fed_in_s=round(fed_s, 1),
-        settled_after_feed_s=round(settle_s, 1),
-        reprocessed_markers=reprocessed,
-        **verdict.figures(),
     )
     assert len(kills) == KILLS
     assert all(k["sent"] < len(hist.records) for k in kills), "every kill falls inside the feed"

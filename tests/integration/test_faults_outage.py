@@ -19,7 +19,7 @@ import pytest
 
 from tests.integration.faults.broker import PrivateBroker
 from tests.integration.faults.kafka import read_outputs
-from tests.integration.faults.scenario import history, judge, marker_letters, report
+from tests.integration.faults.scenario import conclude, history
 from tests.integration.faults.settle import wait_settled
 from tests.integration.faults.stream import Feeder
 from tests.integration.kit import Fleet, HealthLog, Worker, unique
@@ -75,17 +75,18 @@ async def test_broker_down_30s_mid_stream_worker_recovers_by_itself_and_loses_no
             task.cancel()
         worker.stop_quietly()
         await asyncio.to_thread(broker.stop)
-    verdict = await asyncio.to_thread(judge, outputs, hist.path)
-    markers, reprocessed = marker_letters(outputs)
     before = health.between(began, stopping)
     during = health.between(down, starting)
     unready = [s for s in during if s.ready == 503 and "broker_unreachable" in s.reasons]
     ready_again = [s for s in health.between(up, float("inf")) if s.ready == 200]
-    report(
+    verdict, markers, _ = await asyncio.to_thread(
+        conclude,
         "broker_outage",
+        hist,
+        outputs,
+        fed_s=fed_s,
+        settle_s=settle_s,
         command="pytest tests/integration/test_faults_outage.py",
-        events=hist.events,
-        records_fed=len(hist.records),
         outage_s=round(starting - stopping, 1),
         broker_down_after_records=sent_at_stop,
         broker_stop_s=round(down - stopping, 1),
@@ -96,10 +97,6 @@ async def test_broker_down_30s_mid_stream_worker_recovers_by_itself_and_loses_no
         not_ready_before_outage=sorted({r for s in before if s.ready != 200 for r in s.reasons}),
         worker_restarts=worker.starts - 1,
         producer_resends=feeder.resends,
-        fed_in_s=round(fed_s, 1),
-        settled_after_feed_s=round(settle_s, 1),
-        reprocessed_markers=reprocessed,
-        **verdict.figures(),
     )
     assert worker.starts == 1, "nobody restarted the worker"
     assert before, "readiness was polled before the outage"

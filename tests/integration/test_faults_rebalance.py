@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.faults.kafka import read_outputs
-from tests.integration.faults.scenario import history, judge, marker_letters, report
+from tests.integration.faults.scenario import conclude, history
 from tests.integration.faults.settle import wait_settled
 from tests.integration.faults.stream import Feeder
 from tests.integration.kit import Fleet, HealthLog, Worker, metric_sum, unique
@@ -78,13 +78,14 @@ async def test_worker_joining_and_leaving_mid_stream_loses_and_doubles_no_open_i
         second.stop_quietly()
         first.stop_quietly()
         await fleet.delete_topics()
-    verdict = await asyncio.to_thread(judge, outputs, hist.path)
-    markers, reprocessed = marker_letters(outputs)
-    report(
+    verdict, markers, _ = await asyncio.to_thread(
+        conclude,
         "rebalance",
+        hist,
+        outputs,
+        fed_s=fed_s,
+        settle_s=settle_s,
         command="pytest tests/integration/test_faults_rebalance.py",
-        events=hist.events,
-        records_fed=len(hist.records),
         partitions=PARTITIONS,
         joined_after_records=joined_after,
         left_after_records=left_after,
@@ -94,10 +95,6 @@ async def test_worker_joining_and_leaving_mid_stream_loses_and_doubles_no_open_i
         second_stop_s=round(leave_s, 1),
         first_unready_during_join_s=round(_unready_s(health, joining, leaving), 1),
         first_unready_after_leave_s=round(_unready_s(health, left, float("inf")), 1),
-        fed_in_s=round(fed_s, 1),
-        settled_after_feed_s=round(settle_s, 1),
-        reprocessed_markers=reprocessed,
-        **verdict.figures(),
     )
     assert consumed_by_second > 0, "the second worker took over partitions and processed them"
     assert left_code == 0

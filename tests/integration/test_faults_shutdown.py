@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.faults.kafka import read_outputs
-from tests.integration.faults.scenario import history, judge, marker_letters, report, seconds
+from tests.integration.faults.scenario import conclude, history, seconds
 from tests.integration.faults.settle import wait_settled
 from tests.integration.faults.stream import Feeder
 from tests.integration.kit import Fleet, Worker, unique
@@ -69,21 +69,18 @@ async def test_sigterm_mid_stream_exits_0_in_bound_and_restart_loses_and_repeats
             feed.cancel()
         worker.stop_quietly()
         await fleet.delete_topics()
-    verdict = await asyncio.to_thread(judge, outputs, hist.path)
-    markers, reprocessed = marker_letters(outputs)
-    report(
+    verdict, markers, reprocessed = await asyncio.to_thread(
+        conclude,
         "graceful_shutdown",
+        hist,
+        outputs,
+        fed_s=fed_s,
+        settle_s=settle_s,
         command="pytest tests/integration/test_faults_shutdown.py",
-        events=hist.events,
-        records_fed=len(hist.records),
         sigterm_after_records=[int(s["sent"]) for s in stops],
         exit_codes=[int(s["exit"]) for s in stops],
         sigterm_to_exit_s=seconds([s["exit_s"] for s in stops]),
         restart_to_ready_s=seconds([s["ready_s"] for s in stops]),
-        fed_in_s=round(fed_s, 1),
-        settled_after_feed_s=round(settle_s, 1),
-        reprocessed_markers=reprocessed,
-        **verdict.figures(),
     )
     assert [s["exit"] for s in stops] == [0] * STOPS
     assert all(s["sent"] < len(hist.records) for s in stops), "every SIGTERM falls inside the feed"

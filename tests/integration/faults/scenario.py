@@ -188,6 +188,27 @@ def report(scenario: str, **figures: Any) -> dict[str, Any]:
     return line
 
 
+def conclude(
+    scenario: str, hist: History, outputs: Outputs, *, fed_s: float, settle_s: float, **figures: Any
+) -> tuple[Verdict, int, int]:
+    """Judge a run against a replay of its history and report the scenario's own figures with
+    those every run has; returns (verdict, markers dead-lettered, re-processed markers) for the
+    scenario's assertions. Blocking (it replays the history): call it in a thread."""
+    verdict = judge(outputs, hist.path)
+    markers, reprocessed = marker_letters(outputs)
+    report(
+        scenario,
+        events=hist.events,
+        records_fed=len(hist.records),
+        fed_in_s=round(fed_s, 1),
+        settled_after_feed_s=round(settle_s, 1),
+        reprocessed_markers=reprocessed,
+        **figures,
+        **verdict.figures(),
+    )
+    return verdict, markers, reprocessed
+
+
 def seconds(values: Sequence[float]) -> list[float]:
     """Rounded for the report."""
     return [round(v, 1) for v in values]
