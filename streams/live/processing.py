@@ -24,7 +24,13 @@ are old (a backlog of history, a test in 2016) would be purged the moment it is 
 facts a later event needs (a crime record that arrives before its incident). Purging here is
 judged on the partition's event-time horizon instead (the latest event time applied on it, as
 replay does), by widening the retention passed to the engine by the distance between the
-decision clock and that horizon.
+decision clock and that horizon. The max-age guardrail is judged on the same horizon (the
+engine's `aged_at`), so an obligation expires at clock start + max age, as in replay.
+
+Sources. Each side watches the input topics it consumes for silence on the wall clock of
+arrival (`_observe`, `_check_sources`). A topic that has not spoken since this side started
+counts as heard at the first tick it handles (its partitions rebuilt, so it could hear), so a
+feed that is down when the worker starts is declared silent after the staleness limit too.
 """
 
 from __future__ import annotations
@@ -182,11 +188,13 @@ class SideProcessor:
         self.future_tolerance = future_tolerance
         self.retention = retention
         # Guardrails (docs/reliability.md): an obligation opened `max_age` before the partition's
-        # event-time horizon is expired (`max_age_at`); past `open_limit` open obligations of
+        # event-time horizon is expired (`aged_at`); past `open_limit` open obligations of
         # one rule the worker counts and logs, but still opens and monitors every obligation.
         self.max_age = max_age
         self.open_limit = open_limit
-        self.sources = SourceMonitor(staleness)
+        self.sources = SourceMonitor(
+            staleness, frozenset(topology.canonical[t] for t in topology.inputs_of(kind))
+        )
         self.side_topic = topology.side_of(kind)
         self.table_name = f"{kind.value}_cases"
         self.required = topology.clock_sources
@@ -253,27 +261,26 @@ class SideProcessor:
             return self.retention
         return self.retention + (now - horizon)
 
-    def max_age_at(self, partition: int, now: datetime) -> timedelta | None:
-        """The max-age guardrail to pass the engine at clock `now`, on the event-time horizon.
+    def aged_at(self, partition: int, now: datetime) -> datetime:
+        """When obligations' age is judged at clock `now`: the partition's event-time horizon.
 
-        Widened like `retention_at`, so an obligation expires once the partition's events have
-        moved `max_age` past its clock start: history fed in long after it happened (a backlog,
-        a test in 2016) is announced on its own times, not expired unseen on the wall clock.
+        An obligation expires once the partition's events have moved `max_age` past its clock
+        start (never past `now`): history fed in long after it happened (a backlog, a test in
+        2016) is announced on its own times, not expired unseen on the wall clock, and it
+        expires at clock start + `max_age`, the instant replay gives it.
         """
-        if self.max_age is None:
-            return None
         horizon = self.horizon.get(partition)
-        if horizon is None or horizon >= now:
-            return self.max_age
-        return self.max_age + (now - horizon)
+        return now if horizon is None or horizon >= now else horizon
 
     def _next_due(self, case: CaseState, partition: int) -> datetime | None:
         clock = self.clock(partition)
-        if clock is None:
-            retention, max_age = self.retention, self.max_age
-        else:
+        retention, max_age = self.retention, self.max_age
+        if clock is not None:
             retention = self.retention_at(partition, clock.now)
-            max_age = self.max_age_at(partition, clock.now)
+            if max_age is not None:
+                # Expiry comes due once the horizon reaches it: at the present distance from
+                # clock to horizon, that much later on the decision clock.
+                max_age += clock.now - self.aged_at(partition, clock.now)
         return next_due(
             case, stale_sources=self.sources.stale, retention=retention, max_age=max_age
         )
@@ -288,7 +295,8 @@ class SideProcessor:
             self.ctx,
             stale_sources=self.sources.stale,
             retention=self.retention_at(partition, clock.now),
-            max_age=self.max_age_at(partition, clock.now),
+            max_age=self.max_age,
+            aged_at=self.aged_at(partition, clock.now),
         )
         return step.case, step.effects
 

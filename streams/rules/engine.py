@@ -625,6 +625,7 @@ def advance(
     stale_sources: frozenset[str] = frozenset(),
     retention: timedelta = DEFAULT_RETENTION,
     max_age: timedelta | None = None,
+    aged_at: datetime | None = None,
 ) -> Step:
     """The clock reaches a case: announce every stage now due, purge what retention allows.
 
@@ -633,14 +634,19 @@ def advance(
 
     `max_age` is the guardrail that bounds state: an obligation still open that long after its
     clock started is closed as expired (counted, and its work item closed), never kept forever.
+    Its age is judged at `aged_at` (default: the clock; never later than it), and it expires at
+    the instant it became too old, clock start + `max_age`, whenever that is noticed. A live
+    worker judges age on its partition's event-time horizon, so history fed in long after it
+    happened expires on its own times, at the same instant and after the same stages as replay.
     """
     effects: list[Effect] = []
     obligations = dict(case.obligations)
     now = clock.now
+    aged = now if aged_at is None or aged_at > now else aged_at
     purged: list[str] = []
     changed = False
     for oid, ob in case.obligations.items():
-        if ob.is_open and max_age is not None and ob.clock_start + max_age <= now:
+        if ob.is_open and max_age is not None and ob.clock_start + max_age <= aged:
             # Stages that fell due by the expiry instant are announced first, then it expires.
             expiry = ob.clock_start + max_age
             updated, more = _announce_due(ob, clock, ctx, stale_sources, until=expiry)
@@ -715,9 +721,16 @@ class SourceMonitor:
 
     A silent source raises one data-completeness alert (stage `undecided`: the breaches that
     depend on it are held undecided) and, when it speaks again, the same item is resolved.
+
+    A source in `expected` that has not spoken yet counts as heard at `started` (None: the first
+    clock `check` is given), so a feed that is down when monitoring starts and never speaks is
+    silent once the limit has passed since then, like one that stops; without that it was never
+    judged at all. A monitor without `expected` judges only the sources it has heard.
     """
 
     limit: timedelta
+    expected: frozenset[str] = frozenset()
+    started: datetime | None = None
     last_seen: dict[str, datetime] = field(default_factory=dict)
     silent_since: dict[str, datetime] = field(default_factory=dict)
 
@@ -773,8 +786,12 @@ class SourceMonitor:
 
     def check(self, clock: Clock, ctx: RuleContext) -> list[Effect]:
         """Announce each source that has been silent longer than the limit as of `clock`."""
+        if self.started is None:
+            self.started = clock.now
+        started = self.started
         effects: list[Effect] = []
-        for source, last in sorted(self.last_seen.items()):
+        for source in sorted(self.last_seen.keys() | self.expected):
+            last = self.last_seen.get(source, started)
             if source in self.silent_since or clock.now - last <= self.limit:
                 continue
             since = last + self.limit
@@ -795,6 +812,10 @@ class Engine:
     into bytes (`streams.rules.store.CaseStore`; None: never pack). Packing changes no decision,
     only memory (about 2.5 KB an unpacked case, a few hundred bytes a packed one) and the cost
     of touching a packed case again (tens of microseconds to unpack and later repack it).
+
+    `staleness` judges source silence on the clock it is given (event time here); sources in
+    `expected_sources` count as heard at the first `advance` until they speak (`SourceMonitor`).
+    The audit replay passes neither: a history is not a feed (docs/audit-mode.md).
     """
 
     def __init__(
@@ -804,6 +825,7 @@ class Engine:
         *,
         retention: timedelta = DEFAULT_RETENTION,
         staleness: timedelta | None = None,
+        expected_sources: Iterable[str] = (),
         max_age: timedelta | None = None,
         hot_cases: int | None = DEFAULT_HOT_CASES,
     ) -> None:
@@ -814,7 +836,9 @@ class Engine:
         self.hot_cases = hot_cases
         self.cases: MutableMapping[CaseKey, CaseState] = CaseStore(hot_cases)
         self.index: DueIndex[CaseKey] = DueIndex()
-        self.sources = SourceMonitor(staleness) if staleness is not None else None
+        self.sources = (
+            SourceMonitor(staleness, frozenset(expected_sources)) if staleness is not None else None
+        )
 
     def _store(self, key: CaseKey, case: CaseState | None) -> None:
         if case is None:

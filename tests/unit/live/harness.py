@@ -72,13 +72,16 @@ class Side:
     families: tuple[RuleFamily, ...] = ALL_FAMILIES
     grace: timedelta = timedelta(0)
     retention: timedelta | None = None
+    max_age: timedelta | None = None
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     table: dict[str, dict[str, Any]] = field(default_factory=dict)
     reads: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.metrics = metrics(self.registry)
-        extra = {} if self.retention is None else {"retention": self.retention}
+        extra: dict[str, Any] = {"max_age": self.max_age}
+        if self.retention is not None:
+            extra["retention"] = self.retention
         self.proc = SideProcessor(
             self.kind,
             self.families,

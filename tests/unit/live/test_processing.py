@@ -18,8 +18,9 @@ from schemas.registry import encode_event
 from streams.live.clock import Bound, source_id
 from streams.live.processing import ORIGIN_HEADER, TICK_HEADER
 from streams.live.topology import partition_for
+from streams.rules.engine import DATA_COMPLETENESS
 from streams.rules.family import RuleFamily
-from streams.rules.model import CaseKind, CaseState
+from streams.rules.model import CaseKind, CaseState, Outcome
 from tests.factories import (
     at,
     make_crime_recorded,
@@ -341,6 +342,126 @@ def test_retention__widened_by_the_distance_from_clock_to_horizon(horizon_days: 
     side.proc.extend_horizon(0, NOW - timedelta(days=horizon_days))
     assert side.proc.retention_at(0, NOW) == timedelta(days=1 + horizon_days)
     assert side.proc.retention_at(1, NOW) == timedelta(days=1)
+
+
+def _same_partition(key: str, prefix: str) -> str:
+    """A key of `prefix` that hashes to the partition of `key`."""
+    return next(
+        f"{prefix}{i}"
+        for i in range(1000)
+        if partition_for(f"{prefix}{i}", PARTITIONS) == partition_for(key, PARTITIONS)
+    )
+
+
+def test_max_age__expired_obligation_closes_at_clock_start_plus_max_age_as_in_replay() -> None:
+    """Regression: the max age widened by the clock's distance from the horizon shifted live's
+    expiry instant, so the obligation closed later than in replay, after a breach replay never
+    announces. Now it expires at clock start + max age, after the due_soon warning only."""
+    side = Side(CaseKind.INCIDENT, max_age=timedelta(hours=22))
+    start = NOW - timedelta(hours=100)
+    outputs = [side.tick_all(all_caught_up(side.topo, start + timedelta(hours=1)))]
+    first = make_incident_reported(
+        incident_ref="INC-X", received_at=start, disclosures=[make_disclosure()]
+    )
+    other = _same_partition("INC-X", "INC-Y")
+    later = make_incident_reported(
+        incident_ref=other, received_at=start + timedelta(hours=31), disclosures=[]
+    )
+    outputs.append(side.run([on_topic(side.topo, first, "INC-X")]))
+    outputs.append(side.run([on_topic(side.topo, later, other)]))  # horizon: start + 31 h
+    outputs.append(side.tick_all(all_caught_up(side.topo, start + timedelta(hours=35))))
+    case = side.case("INC-X")
+    assert case is not None
+    (ob,) = [o for o in case.obligations.values() if o.rule_id == REC]
+    assert (ob.outcome, ob.closed_at) == (Outcome.EXPIRED, start + timedelta(hours=22))
+    stages = [
+        alert.stage.value
+        for out in outputs
+        for alert, _ in out.alerts
+        if alert.rule_id == REC and alert.subject.incident_ref == "INC-X"
+    ]
+    assert stages == ["due_soon"]
+
+
+def test_max_age__not_expired_while_the_horizon_is_short_of_it_whatever_the_wall_clock() -> None:
+    """History eight years old is judged on its own times: no expiry until events move past."""
+    side = Side(CaseKind.INCIDENT, max_age=timedelta(hours=22))
+    side.tick_all(all_caught_up(side.topo, NOW))
+    side.run([on_topic(side.topo, _incident("INC-Z"), "INC-Z")])
+    side.tick_all(all_caught_up(side.topo, NOW + timedelta(minutes=1)))
+    case = side.case("INC-Z")
+    assert case is not None
+    assert [o.outcome for o in case.obligations.values() if o.rule_id == REC] == [None]
+
+
+# --- source silence ------------------------------------------------------------------------
+
+
+def _silences(out: object) -> list[str]:
+    """Source topics of the data-completeness alerts raised (stage undecided) in a batch."""
+    return sorted(
+        alert.subject.source_topic or ""
+        for alert, _ in out.alerts  # type: ignore[attr-defined]
+        if alert.rule_id == DATA_COMPLETENESS and alert.stage.value == "undecided"
+    )
+
+
+def _stale_gauge(side: Side, source: str) -> float | None:
+    return side.registry.get_sample_value("ncrs_source_stale", {"source": source})
+
+
+def test_sources__feed_silent_since_start_is_stale_once_the_limit_passed_the_first_tick() -> None:
+    """Regression: a feed down when the worker started was never judged. Now the crime side
+    counts each of its topics as heard at its first tick and declares the silent ones stale
+    after the 15-minute limit, but not the one that spoke meanwhile."""
+    side = Side(CaseKind.CRIME)
+    assert _silences(side.tick_all(all_caught_up(side.topo, NOW))) == []
+    record = _crime_for(_incident("INC-T"), "CRI-T")
+    side.run([on_topic(side.topo, record, "CRI-T")], now=NOW + timedelta(minutes=10))
+    assert _silences(side.tick_all(all_caught_up(side.topo, NOW + timedelta(minutes=15)))) == []
+    later = side.tick_all(all_caught_up(side.topo, NOW + timedelta(minutes=16)))
+    assert _silences(later) == ["ncrs.cancellations.v1", "ncrs.victim-contact.v1"]
+    assert _stale_gauge(side, "ncrs.victim-contact.v1") == 1
+    assert _stale_gauge(side, "ncrs.crime-records.v1") == 0
+    again = side.tick_all(all_caught_up(side.topo, NOW + timedelta(minutes=30)))
+    assert _silences(again) == ["ncrs.crime-records.v1"]  # one alert per silence, not per tick
+
+
+def test_sources__breach_that_a_never_heard_feed_would_satisfy_is_held_undecided() -> None:
+    """A victim-care duty whose feed has never spoken is held undecided, not breached."""
+    side = Side(CaseKind.CRIME)
+    side.tick_all(all_caught_up(side.topo, NOW))
+    side.tick_all(all_caught_up(side.topo, NOW + timedelta(minutes=16)))
+    record = _crime_for(_incident("INC-U"), "CRI-U")
+    out = side.run([on_topic(side.topo, record, "CRI-U")], now=NOW + timedelta(minutes=17))
+    case = side.case("CRI-U")
+    assert case is not None
+    held = [o for o in case.obligations.values() if o.source == "ncrs.victim-contact.v1"]
+    assert held
+    assert all(o.undecided and o.is_open for o in held)
+    breached = {
+        alert.rule_id for alert, _ in out.alerts if alert.stage.value in ("breached", "escalated")
+    }
+    assert breached.isdisjoint(o.rule_id for o in held)
+
+
+def test_sources__incident_side_judges_only_the_incident_topic_it_consumes() -> None:
+    """Crime-side topics are not the incident agent's to judge (it never sees them arrive)."""
+    side = Side(CaseKind.INCIDENT)
+    side.tick_all(all_caught_up(side.topo, NOW))
+    out = side.tick_all(all_caught_up(side.topo, NOW + timedelta(hours=1)))
+    assert _silences(out) == ["ncrs.incidents.v1"]
+
+
+def test_sources__old_events_arriving_are_not_silence() -> None:
+    """Staleness is about arrival on the wall clock: an eight-year-old event that has just
+    arrived keeps its topic fresh, and only the topics that sent nothing go stale."""
+    side = Side(CaseKind.CRIME)
+    side.tick_all(all_caught_up(side.topo, NOW))
+    record = _crime_for(_incident("INC-V"), "CRI-V")
+    side.run([on_topic(side.topo, record, "CRI-V")], now=NOW + timedelta(minutes=14))
+    out = side.tick_all(all_caught_up(side.topo, NOW + timedelta(minutes=20)))
+    assert "ncrs.crime-records.v1" not in _silences(out)
 
 
 # --- progress for the ticks ----------------------------------------------------------------

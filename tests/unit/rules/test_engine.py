@@ -352,6 +352,62 @@ def test_stale_source__holds_the_breach_undecided_and_releases_it_when_the_sourc
     assert not ob.undecided
 
 
+def test_source_monitor__expected_source_never_heard_goes_silent_a_limit_after_the_first_clock():
+    """A feed down from the start counts as heard at the first check, then goes silent."""
+    monitor = SourceMonitor(limit=timedelta(minutes=15), expected=frozenset({CRIME_RECORDS.name}))
+    assert monitor.check(Clock(at(0), WATERMARK), CTX) == []
+    assert monitor.check(Clock(at(0.25), WATERMARK), CTX) == []  # exactly the limit: not silent
+    alerts = _alerts(monitor.check(Clock(at(1), WATERMARK), CTX))
+    assert [(a.rule_id, a.stage) for a in alerts] == [(DATA_COMPLETENESS, Stage.UNDECIDED)]
+    assert alerts[0].subject.source_topic == CRIME_RECORDS.name
+    assert alerts[0].deadline == at(0.25)
+    assert alerts[0].evidence.clock_start == at(0)
+    assert monitor.stale == frozenset({CRIME_RECORDS.name})
+    resumed = _alerts(monitor.observe(CRIME_RECORDS.name, at(2), CTX, WATERMARK))
+    assert [(a.stage, a.obligation_id) for a in resumed] == [
+        (Stage.RESOLVED_LATE, alerts[0].obligation_id)
+    ]
+    assert monitor.stale == frozenset()
+
+
+def test_source_monitor__expected_source_counts_from_an_explicit_start_not_the_first_check():
+    """Given a start time, a source never heard is judged from it, however late the first check."""
+    monitor = SourceMonitor(
+        limit=timedelta(minutes=15), expected=frozenset({INCIDENTS.name}), started=at(0)
+    )
+    alerts = _alerts(monitor.check(Clock(at(0.5), WATERMARK), CTX))
+    assert [a.deadline for a in alerts] == [at(0.25)]
+
+
+def test_source_monitor__expected_source_heard_before_the_first_check_is_judged_from_its_arrival():
+    """Once an expected source has spoken, its own arrival counts, not the start."""
+    monitor = SourceMonitor(
+        limit=timedelta(minutes=15), expected=frozenset({INCIDENTS.name}), started=at(0)
+    )
+    monitor.observe(INCIDENTS.name, at(1), CTX, WATERMARK)
+    assert monitor.check(Clock(at(1.2), WATERMARK), CTX) == []
+    assert monitor.stale == frozenset()
+
+
+def test_source_monitor__without_expected_sources_an_unheard_source_is_never_judged():
+    """The default monitor judges only what it heard (the audit replay passes no monitor)."""
+    monitor = SourceMonitor(limit=timedelta(minutes=15))
+    monitor.check(Clock(at(0), WATERMARK), CTX)
+    assert monitor.check(Clock(at(10), WATERMARK), CTX) == []
+
+
+def test_stale_source__never_heard_expected_source_holds_the_breach_undecided():
+    """Regression: a satisfying source silent from the start never held its breaches."""
+    engine = _engine(staleness=timedelta(minutes=15), expected_sources=[CRIME_RECORDS.name])
+    engine.process(_incident("INC-1"))
+    assert engine.advance(Clock(at(0), WATERMARK)) == []  # the first clock: "heard" now
+    held = engine.advance(Clock(at(25), WATERMARK))
+    assert (DATA_COMPLETENESS, Stage.UNDECIDED) in {(a.rule_id, a.stage) for a in _alerts(held)}
+    assert [a.stage for a in _alerts(held) if a.rule_id == RULE] == [Stage.DUE_SOON]
+    (ob,) = engine.open_obligations()
+    assert ob.undecided
+
+
 # --- cost -----------------------------------------------------------------------------------
 
 
