@@ -83,6 +83,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
+from faust.stores.base import SerializedStore
 from faust.streams import _current_event
 from faust.types import EventT
 from prometheus_client import CollectorRegistry, generate_latest
@@ -94,7 +95,13 @@ from streams.kafka_client import client_kwargs
 from streams.live.clock import Bound, InputProgress, Source, encode_tick, source_id
 from streams.live.health import Health, Progress
 from streams.live.metrics import Metrics
-from streams.live.processing import ORIGIN_HEADER, TICK_HEADER, BatchOutput, SideProcessor
+from streams.live.processing import (
+    ORIGIN_HEADER,
+    TICK_HEADER,
+    BatchOutput,
+    SideProcessor,
+    table_value,
+)
 from streams.live.topology import Topology, partition_for
 from streams.logs import get_logger
 from streams.rules.duties import RuleContext
@@ -504,7 +511,7 @@ class LiveWorker:
                     sent.append(table.send_changelog(target, key, None, value_serializer="raw"))
                     writes.append((key, None, anchor))
                 else:
-                    state = case.to_dict()
+                    state = table_value(case)
                     sent.append(table.send_changelog(target, key, state))
                     writes.append((key, state, anchor))
         try:
@@ -589,20 +596,33 @@ class LiveWorker:
             tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == side_topic
         }
         side.start_rebuild(actives)
-        table = self.tables[kind]
-        keys = [
-            k for k in list(table.keys()) if partition_for(k, self.topology.partitions) in actives
-        ]
-        for start in range(0, len(keys), REBUILD_CHUNK):
-            for key in keys[start : start + REBUILD_CHUNK]:
-                raw = table.get(key)
-                if raw is not None:
-                    side.rebuild_add(key, raw)
-            await asyncio.sleep(0)
+        store = self.tables[kind].data
+        count = 0
+        if isinstance(store, SerializedStore):
+            # RocksDB: the raw values of the active partitions' databases, read in one pass, each
+            # indexed from its due hint without decoding the case (processing.peek_hint). The
+            # databases are listed first: faust drops revoked ones from that dict meanwhile.
+            dbs = list(store._dbs_for_actives())  # type: ignore[attr-defined]  # rocksdb store
+            for db in dbs:
+                for raw_key, value in store._visible_items(db):  # type: ignore[attr-defined]
+                    side.rebuild_add_encoded(store._decode_key(raw_key), value, store._decode_value)
+                    count += 1
+                    if count % REBUILD_CHUNK == 0:
+                        await asyncio.sleep(0)
+        else:
+            # The memory store holds decoded values (with their hints), standby keys included
+            # (skipped by `rebuild_add`); listed first, as standby recovery may add keys meanwhile.
+            entries = list(store.items())
+            for start in range(0, len(entries), REBUILD_CHUNK):
+                for key, raw in entries[start : start + REBUILD_CHUNK]:
+                    if raw is not None:
+                        side.rebuild_add(key, raw)
+                await asyncio.sleep(0)
+            count = len(entries)
         side.finish_rebuild()
         self.built[kind] = generation
         self._publish_gauges()
-        log.info("index_rebuilt", agent=kind.value, partitions=sorted(actives), keys=len(keys))
+        log.info("index_rebuilt", agent=kind.value, partitions=sorted(actives), entries=count)
 
     def _publish_gauges(self) -> None:
         open_by_rule: Counter[str] = Counter()

@@ -712,6 +712,94 @@ def next_due(
     return min(times) if times else None
 
 
+DUE_HINT_VERSION = 1
+"""Version of `due_hint`'s layout; a hint of another version is ignored (the case is decoded)."""
+
+
+def due_hint(case: CaseState) -> dict[str, Any]:
+    """What `next_due` and a live worker's tallies need from `case`, in a few JSON fields.
+
+    A live worker rebuilds its due index from every case in its table after a restart; decoding
+    a whole case (JSON, then `CaseState.from_dict`) for each of a million took over a minute,
+    during which nothing was announced. The table stores this hint beside the case instead, and
+    `next_due_from_hint` gives exactly `next_due(case, ...)` from it for any stale sources,
+    retention and max age: each term that depends on them is kept as its base time (`retention`
+    and `max_age` are added uniformly, so the minimum of the base times plus either is the
+    minimum of the terms), the undecided breaches by their source. Also kept: the case's latest
+    event time (the partition's horizon) and its open obligations by rule and open work items by
+    queue (the gauges).
+    """
+    stages: list[datetime] = []
+    held: dict[str, datetime] = {}
+    starts: list[datetime] = []
+    closed: list[datetime] = []
+    open_by_rule: dict[str, int] = {}
+    items: dict[str, int] = {}
+    for ob in case.obligations.values():
+        outcome = ob.outcome
+        closed_at = ob.closed_at
+        if outcome is not None:
+            if closed_at is None:
+                continue
+            if outcome is Outcome.LATE and Stage.RESOLVED_LATE not in ob.emitted:
+                nxt = ob.next_stage()
+                stages.append(min(nxt[1], closed_at) if nxt else closed_at)
+            else:
+                closed.append(closed_at)
+            continue
+        open_by_rule[ob.rule_id] = open_by_rule.get(ob.rule_id, 0) + 1
+        if ob.has_work_item:
+            for queue in (ob.queue, *ob.also_notify):
+                items[queue.value] = items.get(queue.value, 0) + 1
+        starts.append(ob.clock_start)
+        nxt = ob.next_stage()
+        if nxt is None:
+            continue
+        stage, at = nxt
+        if ob.undecided and stage is not Stage.DUE_SOON:
+            known = held.get(ob.source)
+            held[ob.source] = at if known is None or at < known else known
+        else:
+            stages.append(at)
+    last = case.facts.get("last_event_at")
+    return {
+        "v": DUE_HINT_VERSION,
+        "at": _iso_min(stages),
+        "held": {source: at.isoformat() for source, at in sorted(held.items())},
+        "start": _iso_min(starts),
+        "closed": _iso_min(closed),
+        "idle": None if case.obligations else last,
+        "last": last,
+        "open": open_by_rule,
+        "items": items,
+    }
+
+
+def _iso_min(times: list[datetime]) -> str | None:
+    return min(times).isoformat() if times else None
+
+
+def next_due_from_hint(
+    hint: Mapping[str, Any],
+    *,
+    stale_sources: frozenset[str] = frozenset(),
+    retention: timedelta = DEFAULT_RETENTION,
+    max_age: timedelta | None = None,
+) -> datetime | None:
+    """`next_due` of the case `hint` was made from (`due_hint`), with the same parameters."""
+    parse = datetime.fromisoformat
+    times: list[datetime] = []
+    if hint["at"] is not None:
+        times.append(parse(hint["at"]))
+    times.extend(parse(at) for source, at in hint["held"].items() if source not in stale_sources)
+    if max_age is not None and hint["start"] is not None:
+        times.append(parse(hint["start"]) + max_age)
+    for base in (hint["closed"], hint["idle"]):
+        if base is not None:
+            times.append(parse(base) + retention)
+    return min(times) if times else None
+
+
 # --- source freshness -----------------------------------------------------------------------
 
 

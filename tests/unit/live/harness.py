@@ -19,7 +19,7 @@ from schemas.events import Envelope
 from schemas.registry import encode_event
 from streams.live.clock import Bound, encode_tick
 from streams.live.metrics import Metrics
-from streams.live.processing import TICK_HEADER, BatchOutput, SideProcessor
+from streams.live.processing import TICK_HEADER, BatchOutput, SideProcessor, table_value
 from streams.live.topology import Topology, partition_for
 from streams.rules.duties import RuleContext
 from streams.rules.families import ALL_FAMILIES, RULE_IDS
@@ -110,7 +110,7 @@ class Side:
             if case is None:
                 self.table.pop(key, None)
             else:
-                self.table[key] = case.to_dict()
+                self.table[key] = table_value(case)
         self.proc.commit(batch)
         return batch.output
 
