@@ -7,6 +7,12 @@ file §2). At the end of the input the clock runs to the last event time (or `as
 deadline that has passed by then is decided. Nothing here reads the wall clock: the same input
 always gives the same alerts, byte for byte.
 
+Source silence is not judged here (no staleness, no data-completeness alert, no breach held
+undecided): silence is a feed not arriving on the wall clock, and a history has no arrivals,
+only event times, in which a quiet night and an outage look the same. A history is judged as
+given; the input topics it holds no event of are listed (`ReplayResult.absent_sources`, the
+report's `sources`) so that breaches owed to a missing extract can be told from real ones.
+
 Per-event work here is decode + push + collecting effects; the replay benchmark compares this
 loop with decode alone.
 """
@@ -32,6 +38,7 @@ from streams.rules.family import RuleFamily
 from streams.rules.measures import ComplianceMeasures
 from streams.rules.model import WorkItemClosed, derive_id
 from streams.rules.replayer import Replayer
+from streams.topics import INPUT_TOPICS, TOPIC_OF_TYPE
 
 DEFAULT_LATENESS = timedelta(hours=1)
 """How far out of event-time order an event may arrive and still be judged by its own time."""
@@ -58,6 +65,23 @@ class ReplayResult:
     as_of: datetime | None = None
     open_breaches: int = 0
     engine: Engine | None = None
+    events_by_type: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def events_by_source(self) -> dict[str, int]:
+        """Decoded events per input topic, every input topic listed (0: none in the history)."""
+        counts = dict.fromkeys((spec.name for spec in INPUT_TOPICS), 0)
+        for event_type, n in self.events_by_type.items():
+            spec = TOPIC_OF_TYPE.get(event_type)
+            if spec is not None:
+                counts[spec.name] += n
+        return counts
+
+    @property
+    def absent_sources(self) -> list[str]:
+        """Input topics the history holds no event of: the duties they would satisfy are
+        judged unmet (replay does not hold them undecided; see the module docstring)."""
+        return [source for source, n in self.events_by_source.items() if n == 0]
 
     def most_severe_items(self, limit: int = 10) -> list[WorkItem]:
         """Open work items, most severe first: severity, then stage, then the oldest deadline."""
@@ -118,6 +142,8 @@ class AuditReplay:
         replayer = self._replayer_for(event)
         result = self.result
         result.events += 1
+        by_type = result.events_by_type
+        by_type[event.type] = by_type.get(event.type, 0) + 1
         result.measures.observe_event(event)
         at = event.time
         if result.first_event_at is None or at < result.first_event_at:

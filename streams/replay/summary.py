@@ -87,6 +87,10 @@ def build_report(result: ReplayResult, *, inputs: list[str], lateness: timedelta
             "dead_letters": len(result.dead_letters),
             "alerts": len(result.alerts),
         },
+        "sources": {
+            "events_by_topic": result.events_by_source,
+            "absent": result.absent_sources,
+        },
         "alerts_by_rule": {
             rule: dict(sorted(stages.items())) for rule, stages in sorted(alerts.items())
         },
