@@ -29,7 +29,7 @@ engine's `aged_at`), so an obligation expires at clock start + max age, as in re
 
 Sources. Each side watches the input topics it consumes for silence on the wall clock of
 arrival (`_observe`, `_check_sources`). A topic that has not spoken since this side started
-counts as heard at the first tick it handles (its partitions rebuilt, so it could hear), so a
+counts as heard at the first tick it handles (after table recovery, once it consumes), so a
 feed that is down when the worker starts is declared silent after the staleness limit too.
 """
 
