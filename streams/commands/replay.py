@@ -142,6 +142,14 @@ def replay(
         dead_letters=dead_letters,
         report=report,
     )
+    if result.absent_sources:
+        # Replay judges no source silence (docs/audit-mode.md): a topic missing from the
+        # history is taken as "nothing happened", which the auditor must know.
+        typer.echo(
+            "warning: no event of " + ", ".join(result.absent_sources) + " in the input; "
+            "rules that wait on them are judged as if nothing arrived",
+            err=True,
+        )
     breached = sum(1 for a in result.alerts if a.stage.value == "breached")
     typer.echo(
         f"replayed {result.events} events ({len(result.dead_letters)} dead-lettered): "

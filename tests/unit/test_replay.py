@@ -196,6 +196,19 @@ def test_replay_command__exit_0_when_no_breach_is_open(tmp_path: Path):
     )
     result = CliRunner().invoke(app, ["replay", str(clean)])
     assert result.exit_code == 0, result.output
+    # Only incidents in the file: the auditor is told which topics the history lacks.
+    assert (
+        "warning: no event of ncrs.crime-records.v1, ncrs.cancellations.v1, "
+        "ncrs.victim-contact.v1 in the input" in result.output
+    )
+
+
+def test_replay_command__no_warning_when_every_input_topic_has_events(month: Run):
+    """A simulated month holds every input topic: no absent-topic warning."""
+    assert month.result.absent_sources == []
+    result = CliRunner().invoke(app, ["replay", str(month.path)])
+    assert result.exit_code in (0, 3), result.output
+    assert "warning: no event of" not in result.output
 
 
 @pytest.mark.parametrize(
