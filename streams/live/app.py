@@ -34,7 +34,8 @@ state was still queued, and a `kill -9` then lost the state for good
 (tests/integration/test_faults_changelog.py reproduces it). The awaited write costs one broker
 round trip per batch.
 
-Tables. Values are `CaseState.to_dict()` (JSON), always reassigned. faust writes a table key to
+Tables. Values are `processing.table_value(case)` (JSON: `CaseState.to_dict()` with the case's
+due hint as first key), always reassigned. faust writes a table key to
 the changelog partition (and the RocksDB partition store) of the *current event* (faust/tables/
 base.py `partition_for_key`, faust/stores/rocksdb.py `_set`), a context variable the batch API
 does not set in the agent's task; each read and write therefore runs under the event of the
@@ -54,7 +55,10 @@ whose satisfying event is still waiting in that backlog. The index is derived da
 from the table after every rebalance (faust resumes stream processing only after recovery, so
 the first batch after a rebalance sees the recovered table) and scans only keys of this
 worker's active partitions: the memory store's `items()` also returns standby keys, which are
-filtered out by the key's partition. Residual limits (docs/live.md, "The decision clock"): an
+filtered out by the key's partition. The rebuild runs beside the agent, so ticks announce the
+cases already indexed while the rest is read (`start_rebuild`), and each table value carries a
+small due hint written first, so a RocksDB entry is indexed without decoding its case
+(processing.py, `table_value`). Residual limits (docs/live.md, "The decision clock"): an
 event more than the grace out of order within its partition, or delivered late by its source,
 is a late arrival as in real time; lag is read from the consumer's cached highwater, so the
 last fetch interval is covered by the grace; ticks grow with the partition count.
@@ -207,6 +211,8 @@ class LiveWorker:
             for kind in CaseKind
         }
         self.built: dict[CaseKind, int] = dict.fromkeys(CaseKind, -1)
+        """The generation each side's last index rebuild was started for."""
+        self._rebuilds: dict[CaseKind, asyncio.Task[None]] = {}
         self.progress = InputProgress()
         self._log_start: dict[Any, int] = {}
         self.tables = {
@@ -461,7 +467,7 @@ class LiveWorker:
         """Process, deliver and await, then write the tables (module docstring: ordering)."""
         side = self.sides[kind]
         if self.built[kind] != self.generation or side.needs_rebuild:
-            await self.rebuild(kind)
+            self.start_rebuild(kind)
         table = self.tables[kind]
         anchors: dict[int, EventT[Any]] = {}
 
@@ -587,42 +593,78 @@ class LiveWorker:
                 offset=alert_origin.offset if alert_origin else None,
             )
 
-    async def rebuild(self, kind: CaseKind) -> None:
-        """Rebuild the due index of this worker's active partitions from the table."""
+    def start_rebuild(self, kind: CaseKind) -> None:
+        """Start rebuilding the due index of this worker's active partitions from the table.
+
+        The rebuild runs beside the agent (`rebuild`): batches and ticks go on meanwhile, and a
+        tick announces what is already indexed, so a deadline that fell due during a restart is
+        announced within a tick of being read rather than after the whole table (a million
+        cases take seconds). `SideProcessor.start_rebuild` says why nothing is missed or
+        counted twice. A rebuild still running (an older assignment) is abandoned.
+        """
+        running = self._rebuilds.pop(kind, None)
+        if running is not None:
+            running.cancel()
         side = self.sides[kind]
-        generation = self.generation
         side_topic = self.topology.side_of(kind)
         actives = {
             tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == side_topic
         }
         side.start_rebuild(actives)
+        self.built[kind] = self.generation
+        task = asyncio.get_running_loop().create_task(self.rebuild(kind, self.generation))
+        self._rebuilds[kind] = task
+        task.add_done_callback(
+            lambda done: self._rebuilds.pop(kind) if self._rebuilds.get(kind) is done else None
+        )
+
+    async def rebuild(self, kind: CaseKind, generation: int) -> None:
+        """Add every table entry of the active partitions to the side's index, yielding often."""
+        side = self.sides[kind]
         store = self.tables[kind].data
+        started = asyncio.get_running_loop().time()
         count = 0
-        if isinstance(store, SerializedStore):
-            # RocksDB: the raw values of the active partitions' databases, read in one pass, each
-            # indexed from its due hint without decoding the case (processing.peek_hint). The
-            # databases are listed first: faust drops revoked ones from that dict meanwhile.
-            dbs = list(store._dbs_for_actives())  # type: ignore[attr-defined]  # rocksdb store
-            for db in dbs:
-                for raw_key, value in store._visible_items(db):  # type: ignore[attr-defined]
-                    side.rebuild_add_encoded(store._decode_key(raw_key), value, store._decode_value)
-                    count += 1
-                    if count % REBUILD_CHUNK == 0:
-                        await asyncio.sleep(0)
-        else:
-            # The memory store holds decoded values (with their hints), standby keys included
-            # (skipped by `rebuild_add`); listed first, as standby recovery may add keys meanwhile.
-            entries = list(store.items())
-            for start in range(0, len(entries), REBUILD_CHUNK):
-                for key, raw in entries[start : start + REBUILD_CHUNK]:
-                    if raw is not None:
-                        side.rebuild_add(key, raw)
-                await asyncio.sleep(0)
-            count = len(entries)
+        try:
+            if isinstance(store, SerializedStore):
+                # RocksDB: the raw values of the active partitions' databases in one pass, each
+                # indexed from its due hint without decoding the case (processing.peek_hint).
+                # The databases are listed first: faust drops revoked ones from that dict.
+                dbs = list(store._dbs_for_actives())  # type: ignore[attr-defined]  # rocksdb
+                for db in dbs:
+                    for raw_key, value in store._visible_items(db):  # type: ignore[attr-defined]
+                        key = store._decode_key(raw_key)
+                        side.rebuild_add_encoded(key, value, store._decode_value)
+                        count += 1
+                        if count % REBUILD_CHUNK == 0:
+                            await asyncio.sleep(0)
+                            if self.generation != generation:
+                                return  # reassigned: the next batch rebuilds for the new one
+            else:
+                # The memory store holds decoded values (with their hints), standby keys
+                # included (skipped by `rebuild_add`); listed first, as standby recovery may
+                # add keys meanwhile.
+                entries = list(store.items())
+                for start in range(0, len(entries), REBUILD_CHUNK):
+                    for key, raw in entries[start : start + REBUILD_CHUNK]:
+                        if raw is not None:
+                            side.rebuild_add(key, raw)
+                    await asyncio.sleep(0)
+                    if self.generation != generation:
+                        return
+                count = len(entries)
+        except Exception as exc:  # the index is incomplete: the next batch starts a new rebuild
+            log.error("index_rebuild_failed", agent=kind.value, error=type(exc).__name__)
+            side.needs_rebuild = True
+            return
         side.finish_rebuild()
-        self.built[kind] = generation
         self._publish_gauges()
-        log.info("index_rebuilt", agent=kind.value, partitions=sorted(actives), entries=count)
+        log.info(
+            "index_rebuilt",
+            agent=kind.value,
+            partitions=sorted(side.index),
+            entries=count,
+            seconds=round(asyncio.get_running_loop().time() - started, 1),
+        )
 
     def _publish_gauges(self) -> None:
         open_by_rule: Counter[str] = Counter()

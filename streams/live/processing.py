@@ -250,6 +250,11 @@ class SideProcessor:
         self.clocks: dict[int, DecisionClock] = {}
         self.horizon: dict[int, datetime] = {}
         self.needs_rebuild = True
+        self.rebuilding = False
+        # While rebuilding: keys the rebuild has counted, and keys a batch has taken over (the
+        # rebuild skips those: the batch counted them and scheduled them from current state).
+        self._reached: set[str] = set()
+        self._taken: set[str] = set()
         self._gauge_parts: tuple[Counter[str], Counter[str], int] = (Counter(), Counter(), 0)
 
     # --- the index, rebuilt from the table -------------------------------------------------
@@ -259,7 +264,18 @@ class SideProcessor:
 
         A partition kept across a rebalance keeps its clock (a clock once safe stays safe: it
         only vouches for input already applied); a newly assigned one starts unknown.
+
+        Batches may run (and ticks announce what is already indexed) before `finish_rebuild`:
+        a case not yet indexed is only announced later, never missed, because it is indexed
+        with its due time when the rebuild reaches it and the next tick pops it. A case a batch
+        touches first is the batch's: `commit` counts it from the state it read and schedules
+        it from the state it left, and the rebuild skips it (the rebuild may read an older
+        value, and must neither count it twice nor schedule it from that value).
         """
+        self.needs_rebuild = False
+        self.rebuilding = True
+        self._reached = set()
+        self._taken = set()
         self.index = {p: DueIndex() for p in partitions}
         self.tally = {p: _Tally() for p in self.index}
         self.clocks = {p: self.clocks.get(p) or DecisionClock(self.required) for p in self.index}
@@ -273,8 +289,9 @@ class SideProcessor:
         at a fraction of the cost; an older value is decoded.
         """
         partition = partition_for(key, self.topology.partitions)
-        if partition not in self.index:
+        if partition not in self.index or key in self._taken:
             return
+        self._reached.add(key)
         hint = _valid_hint(raw.get(DUE_HINT_KEY))
         if hint is None:
             self._rebuild_case(key, partition, CaseState.from_dict(raw))
@@ -287,12 +304,13 @@ class SideProcessor:
         """`rebuild_add` for a still-encoded value: only its hint is decoded (`peek_hint`), the
         whole value (with `decode`) only when it has none."""
         partition = partition_for(key, self.topology.partitions)
-        if partition not in self.index:
+        if partition not in self.index or key in self._taken:
             return
         hint = peek_hint(value)
         if hint is None:
             self.rebuild_add(key, decode(value))
         else:
+            self._reached.add(key)
             self._rebuild_hint(key, partition, hint)
 
     def _rebuild_hint(self, key: str, partition: int, hint: Mapping[str, Any]) -> None:
@@ -321,8 +339,10 @@ class SideProcessor:
         self.tally[partition].add(case, +1)
 
     def finish_rebuild(self) -> None:
-        """Publish the recomputed gauges."""
-        self.needs_rebuild = False
+        """Every table entry was added: publish the recomputed gauges."""
+        self.rebuilding = False
+        self._reached = set()
+        self._taken = set()
         self._publish_gauges()
 
     # --- clock and retention ---------------------------------------------------------------
@@ -421,6 +441,8 @@ class SideProcessor:
 
     def commit(self, batch: Batch) -> None:
         """After delivery and table writes: reschedule the changed cases, update the tallies."""
+        if self.rebuilding:
+            self._take_over(batch)
         for key, (case, partition) in batch.output.cases.items():
             tally = self.tally.get(partition)
             if tally is not None:  # None: revoked meanwhile; the next rebuild recounts
@@ -437,7 +459,22 @@ class SideProcessor:
                 clock = self.clock(partition)
                 index.schedule(key, (clock.now if clock else batch.now) + RETRY_AFTER)
         self._check_open_limit(batch.opened)
-        self._publish_gauges()
+        if not self.rebuilding:  # partial counts while rebuilding: the gauges wait for the end
+            self._publish_gauges()
+
+    def _take_over(self, batch: Batch) -> None:
+        """During a rebuild: count each case this batch touched that the rebuild has not, as
+        the batch read it (the update below then moves it to its new state), and keep the
+        rebuild off it (`start_rebuild`)."""
+        keys = [*batch.touched.items(), *batch.retry]
+        keys.extend((key, partition) for key, (_, partition) in batch.output.cases.items())
+        for key, partition in keys:
+            if key in self._reached or key in self._taken:
+                continue
+            self._taken.add(key)
+            tally = self.tally.get(partition)
+            if tally is not None:
+                tally.add(batch.before.get(key), +1)
 
     def _check_open_limit(self, opened: Counter[str]) -> None:
         """Count (and log) the obligations this batch opened beyond a rule's open limit."""

@@ -19,7 +19,7 @@ import pytest
 
 from streams.live.processing import DUE_HINT_KEY, SideProcessor, peek_hint, table_value
 from streams.rules.model import CaseKind, CaseState
-from tests.factories import make_disclosure, make_incident_reported
+from tests.factories import make_disclosure, make_disclosure_added, make_incident_reported
 from tests.unit.live.harness import NOW, PARTITIONS, Side, all_caught_up, on_topic
 
 
@@ -120,3 +120,65 @@ def test_table_value__loads_as_the_case_it_was_made_from() -> None:
 def test_peek_hint__gives_none_for_anything_but_a_current_leading_hint(value: bytes) -> None:
     """Whatever `peek_hint` cannot read for certain makes the caller decode the whole case."""
     assert peek_hint(value) is None
+
+
+# --- batches and ticks while the rebuild is still reading -----------------------------------
+
+REFS = [f"INC-R{i}" for i in range(8)]
+
+
+def _side_before_restart() -> tuple[Side, Any, dict[str, Any]]:
+    """Eight incidents received at `start`, none due yet at the clock; (side, start, events)."""
+    side = Side(CaseKind.INCIDENT)
+    start = NOW - timedelta(days=3)
+    side.tick_all(all_caught_up(side.topo, start + timedelta(hours=1)))
+    events = {
+        ref: make_incident_reported(
+            incident_ref=ref, received_at=start, disclosures=[make_disclosure()]
+        )
+        for ref in REFS
+    }
+    side.run([on_topic(side.topo, e, ref, i) for i, (ref, e) in enumerate(events.items())])
+    return side, start, events
+
+
+def _breached(outputs: list[Any]) -> list[str]:
+    return [
+        alert.subject.incident_ref or ""
+        for out in outputs
+        for alert, _ in out.alerts
+        if alert.stage.value == "breached"
+    ]
+
+
+@pytest.mark.parametrize("reads_current", [False, True], ids=["snapshot", "current"])
+@pytest.mark.parametrize("reached_first", [0, 3, 6, 8])
+def test_rebuild__ticks_during_it_announce_indexed_cases_and_the_rest_once_reached(
+    reached_first: int, reads_current: bool
+) -> None:
+    """A case not yet indexed is announced later, never missed nor twice; a batch touching
+    cases the rebuild has or has not reached leaves the index and counts of a full rebuild,
+    whether the rest is read as it was when the rebuild began (one RocksDB iterator) or as it
+    is now (a database whose iterator starts later)."""
+    side, start, events = _side_before_restart()
+    snapshot = dict(side.table)  # what the rebuild reads: values as they were when it began
+    side.proc.start_rebuild(range(PARTITIONS))
+    for ref in REFS[:reached_first]:
+        side.proc.rebuild_add(ref, snapshot[ref])
+    outputs = [side.tick_all(all_caught_up(side.topo, start + timedelta(hours=30)))]
+    assert sorted(_breached(outputs)) == sorted(REFS[:reached_first])
+    # A batch meanwhile: a new disclosure on one case, a duplicate of another's first event.
+    added = make_disclosure_added(incident_ref=REFS[5], disclosed_at=start + timedelta(hours=2))
+    duplicate = events[REFS[6]]
+    outputs.append(
+        side.run([on_topic(side.topo, added, REFS[5], 20), on_topic(side.topo, duplicate, REFS[6])])
+    )
+    for ref in REFS[reached_first:]:
+        side.proc.rebuild_add(ref, side.table[ref] if reads_current else snapshot[ref])
+    side.proc.finish_rebuild()
+    after_interleaving = _state(side.proc)
+    assert after_interleaving == _rebuild(side, lambda p, k, v: p.rebuild_add(k, v))
+    outputs.append(side.tick_all(all_caught_up(side.topo, start + timedelta(hours=31))))
+    breached = _breached(outputs)
+    assert sorted(set(breached)) == sorted(REFS)
+    assert len(breached) == len(REFS) + 1  # REFS[5] twice: its second disclosure's obligation
