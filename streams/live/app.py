@@ -84,12 +84,13 @@ import weakref
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust.serializers import codecs
 from faust.stores.base import SerializedStore
 from faust.streams import _current_event
-from faust.types import EventT
+from faust.types import EventT, StoreT
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -499,38 +500,47 @@ class LiveWorker:
 
         `table[key] = value` would queue the changelog record in faust's producer buffer and
         return, and faust's commit does not wait for that buffer to empty (module docstring:
-        "Durability"), so the record is sent here and its acknowledgement awaited before the
-        batch may be acked. The local store is written only after, so it is never ahead of the
-        changelog: a case whose changelog record was lost is rewritten when its input is redone,
-        instead of being taken for a duplicate by a store that already holds it.
+        "Durability"). The records are therefore produced here, encoded with the changelog
+        topic's serializers (faust's recovery decodes them with those), and their
+        acknowledgement is awaited before the batch may be acked. Only then is the local store
+        written, so it is never ahead of the changelog (a case whose changelog record was lost
+        is rewritten when its input is redone, instead of being taken for a duplicate by a
+        store that already holds it); then the store's persisted changelog offsets move on, as
+        faust's own send callback would move them (RocksDB recovery resumes after them).
         """
         table = self.tables[kind]
-        writes: list[tuple[str, dict[str, Any] | None, EventT[Any]]] = []
-        sent = []
-        for key, (case, partition) in out.cases.items():
-            anchor = anchors[partition]
-            with _event_context(anchor):
-                target = table.partition_for_key(key)
-                if case is None:
-                    if key not in table.data:
-                        continue
-                    sent.append(table.send_changelog(target, key, None, value_serializer="raw"))
-                    writes.append((key, None, anchor))
-                else:
-                    state = table_value(case)
-                    sent.append(table.send_changelog(target, key, state))
-                    writes.append((key, state, anchor))
+        changelog: Any = table.changelog_topic  # a faust Topic: TopicT omits its serializers
+        topic = changelog.get_topic_name()
+        producer = self.app.producer
+        writes: list[tuple[str, dict[str, Any] | None, int]] = []
+        pending = []
         try:
-            await asyncio.gather(*sent)
+            for key, (case, partition) in out.cases.items():
+                state = None if case is None else table_value(case)
+                if state is None:
+                    with _event_context(anchors[partition]):
+                        if key not in table.data:
+                            continue
+                encoded = None if state is None else codecs.dumps(changelog.value_serializer, state)
+                raw_key = codecs.dumps(changelog.key_serializer, key)
+                pending.append(await producer.send(topic, raw_key, encoded, partition, None, None))
+                writes.append((key, state, partition))
+            acks = await asyncio.gather(*pending)
         except Exception as exc:
             log.critical("changelog_write_failed", agent=kind.value, error=type(exc).__name__)
             os._exit(EXIT_DELIVERY_FAILED)
-        for key, written, anchor in writes:
-            with _event_context(anchor):
-                if written is None:
+        for key, state, partition in writes:
+            with _event_context(anchors[partition]):
+                if state is None:
                     del table.data[key]
                 else:
-                    table.data[key] = written
+                    table.data[key] = state
+        persisted: dict[Any, int] = {}
+        for ack in acks:
+            persisted[ack.topic_partition] = max(ack.offset, persisted.get(ack.topic_partition, -1))
+        store = cast("StoreT[Any, Any]", table.data)  # the table's store (typed as a mapping)
+        for tp, offset in persisted.items():
+            store.set_persisted_offset(tp, offset)
 
     async def deliver(self, kind: CaseKind, out: BatchOutput) -> None:
         """Send every output of a batch and wait for the broker to acknowledge each one."""
