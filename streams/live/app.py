@@ -55,8 +55,9 @@ whose satisfying event is still waiting in that backlog. The index is derived da
 from the table after every rebalance (faust resumes stream processing only after recovery, so
 the first batch after a rebalance sees the recovered table) and scans only keys of this
 worker's active partitions: the memory store's `items()` also returns standby keys, which are
-filtered out by the key's partition. The rebuild runs beside the agent, so ticks announce the
-cases already indexed while the rest is read (`start_rebuild`), and each table value carries a
+filtered out by the key's partition. The rebuild starts as soon as the table is recovered
+(`start_due_rebuilds`) and runs beside the agent, so ticks announce the cases already indexed
+while the rest is read (`start_rebuild`), and each table value carries a
 small due hint written first, so a RocksDB entry is indexed without decoding its case
 (processing.py, `table_value`). Residual limits (docs/live.md, "The decision clock"): an
 event more than the grace out of order within its partition, or delivered late by its source,
@@ -123,6 +124,8 @@ BATCH_WITHIN_SECONDS = 0.5
 """A partial batch is processed after this long, bounding the latency of a quiet feed."""
 REBUILD_CHUNK = 1000
 """Table entries read between yields to the event loop while rebuilding the index."""
+REBUILD_POLL_SECONDS = 1.0
+"""How often the worker checks whether a recovered table waits for its index rebuild."""
 EXIT_DELIVERY_FAILED = 75
 """Exit status when output could not be delivered (EX_TEMPFAIL: restart and redo the batch)."""
 BROKER_SILENCE_TICKS = 3
@@ -310,6 +313,10 @@ class LiveWorker:
         @app.timer(interval=1.0)  # type: ignore[untyped-decorator]  # faust is untyped
         async def heartbeat() -> None:
             self.health.heartbeat()
+
+        @app.timer(interval=REBUILD_POLL_SECONDS)  # type: ignore[untyped-decorator]  # untyped
+        async def rebuild_when_recovered() -> None:
+            self.start_due_rebuilds()
 
         @app.page("/metrics")
         async def metrics_view(web: Any, request: Any) -> Any:
@@ -602,6 +609,20 @@ class LiveWorker:
                 partition=alert_origin.partition if alert_origin else None,
                 offset=alert_origin.offset if alert_origin else None,
             )
+
+    def start_due_rebuilds(self) -> None:
+        """Start the index rebuild of each side whose table is recovered for this assignment.
+
+        Without this the rebuild began with a side's first batch, which after a restart is its
+        first tick, a tick interval after the worker was ready; the tick after that then found
+        little indexed. Started here, within a second of recovery, most of the table is indexed
+        by the first tick. A side whose batch came first has started already.
+        """
+        if not self._ticking():  # assignment or tables in flux: its recovery is not complete
+            return
+        for kind in CaseKind:
+            if self.built[kind] != self.generation:
+                self.start_rebuild(kind)
 
     def start_rebuild(self, kind: CaseKind) -> None:
         """Start rebuilding the due index of this worker's active partitions from the table.

@@ -79,3 +79,20 @@ async def test_start_rebuild__abandons_a_rebuild_still_running() -> None:
     assert len(side.index[0]) == active
     assert side.gauge_parts[0]["REC-24H"] == active
     assert CaseKind.INCIDENT not in live._rebuilds
+
+
+async def test_start_due_rebuilds__starts_once_tables_are_recovered_and_only_once() -> None:
+    """Nothing while the assignment or its tables are in flux; then one rebuild per side."""
+    live, active = _worker()
+    live.generation = 1
+    ticking = False
+    live._ticking = lambda: ticking  # type: ignore[method-assign]  # recovery state stand-in
+    live.start_due_rebuilds()
+    assert live._rebuilds == {}
+    ticking = True
+    live.start_due_rebuilds()
+    first = live._rebuilds[CaseKind.INCIDENT]
+    live.start_due_rebuilds()
+    assert live._rebuilds[CaseKind.INCIDENT] is first
+    await _wait(live)
+    assert len(live.sides[CaseKind.INCIDENT].index[0]) == active
