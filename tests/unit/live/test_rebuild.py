@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from faust.serializers import codecs
 
 from streams.live.processing import DUE_HINT_KEY, SideProcessor, peek_hint, table_value
 from streams.rules.model import CaseKind, CaseState
@@ -24,8 +25,9 @@ from tests.unit.live.harness import NOW, PARTITIONS, Side, all_caught_up, on_top
 
 
 def _faust_json(value: dict[str, Any]) -> bytes:
-    """A table value as faust's JSON codec encodes it (key order kept, no spaces)."""
-    return json.dumps(value, separators=(",", ":")).encode()
+    """A table value as the worker's tables and changelog encode it: faust's JSON codec."""
+    encoded: bytes = codecs.dumps("json", value)
+    return encoded
 
 
 def _loaded_side() -> Side:
