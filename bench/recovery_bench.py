@@ -51,21 +51,24 @@ from bench.kit import (
 )
 from bench.memory_bench import wait_gauge
 from schemas.registry import decode_event
+from streams.live.processing import table_value
 from streams.live.topology import partition_for
 from streams.rules.duties import RuleContext, obligation_id
 from streams.rules.engine import Engine
 from streams.rules.families import ALL_FAMILIES
+from streams.rules.model import CaseState
 
 TARGET_READY_SECONDS = 60.0
 TEMPLATE_REF = "RCVTEMPLATE"
 
 
 def _core_case(ref: str, received: datetime) -> dict[str, Any]:
-    """The incident case the rules core makes for `incident_reported(ref, received)`."""
+    """The table value a live worker writes for `incident_reported(ref, received)`: the rules
+    core's case with its due hint (streams/live/processing.py, `table_value`)."""
     engine = Engine(ALL_FAMILIES, RuleContext())
     engine.process(decode_event(incident_reported(ref, received)))
     (case,) = engine.snapshot()
-    return case
+    return table_value(CaseState.from_dict(case))
 
 
 def _stamps(received: datetime) -> list[str]:
