@@ -412,6 +412,20 @@ def make_crime_recorded(**overrides: Any) -> CrimeRecorded:
     return CrimeRecorded.model_validate(make_event_dict("crime.recorded", **overrides))
 
 
+def make_crime_recording(
+    disclosure: Disclosure, *, incident_ref: str, crime_ref: str, **overrides: Any
+) -> CrimeRecorded:
+    """A crime record of `disclosure` in incident `incident_ref`: its victim and its id, so it
+    satisfies the recording duty the disclosure opened (times and the rest as overridden)."""
+    return make_crime_recorded(
+        crime_ref=crime_ref,
+        incident_ref=incident_ref,
+        victim_pseudo_id=disclosure.victim_pseudo_ids[0],
+        disclosure_ids=[disclosure.disclosure_id],
+        **overrides,
+    )
+
+
 def make_crime_reclassified(**overrides: Any) -> CrimeReclassified:
     """A reclassification to rape (19C) with a rationale."""
     return CrimeReclassified.model_validate(make_event_dict("crime.reclassified", **overrides))

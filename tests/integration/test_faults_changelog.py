@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from schemas.events import Disclosure, Envelope
-from tests.factories import at, make_crime_recorded, make_disclosure, make_incident_reported
+from tests.factories import at, make_crime_recording, make_disclosure, make_incident_reported
 from tests.integration.faults.slow_changelog import slow_changelog_env
 from tests.integration.kit import (
     Fleet,
@@ -53,11 +53,10 @@ def _recorded(refs: list[str], disclosures: list[Disclosure]) -> list[tuple[str,
     out: list[tuple[str, Envelope]] = []
     for i, (ref, disclosure) in enumerate(zip(refs, disclosures, strict=True)):
         crime_ref = unique("CRI")
-        crime = make_crime_recorded(
-            crime_ref=crime_ref,
+        crime = make_crime_recording(
+            disclosure,
             incident_ref=ref,
-            victim_pseudo_id=disclosure.victim_pseudo_ids[0],
-            disclosure_ids=[disclosure.disclosure_id],
+            crime_ref=crime_ref,
             reported_at=at(i / 60),
             recorded_at=at(i / 60 + 30),
         )

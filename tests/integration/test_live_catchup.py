@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.factories import make_crime_recorded, make_disclosure, make_incident_reported
+from tests.factories import make_crime_recording, make_disclosure, make_incident_reported
 from tests.integration.kit import (
     Fleet,
     Reader,
@@ -63,11 +63,10 @@ async def test_catchup__backlog_of_late_read_crime_records_raises_no_false_breac
         crimes.append(
             (
                 crime_ref,
-                make_crime_recorded(
-                    crime_ref=crime_ref,
+                make_crime_recording(
+                    disclosure,
                     incident_ref=ref,
-                    victim_pseudo_id=disclosure.victim_pseudo_ids[0],
-                    disclosure_ids=[disclosure.disclosure_id],
+                    crime_ref=crime_ref,
                     reported_at=received,
                     recorded_at=received + timedelta(hours=2),
                 ),

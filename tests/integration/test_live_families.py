@@ -22,6 +22,7 @@ from tests.factories import (
     make_cancellation_ratified,
     make_crime_cancelled,
     make_crime_recorded,
+    make_crime_recording,
     make_crime_updated,
     make_disclosure,
     make_equality_fields,
@@ -51,11 +52,10 @@ def recording() -> Case:
     """REC-24H: an incident breaches; its crime record, made in time, arrives late: retracted."""
     ref, crime_ref = unique("INC"), unique("CRI")
     disclosure = make_disclosure()
-    crime = make_crime_recorded(
-        crime_ref=crime_ref,
+    crime = make_crime_recording(
+        disclosure,
         incident_ref=ref,
-        victim_pseudo_id=disclosure.victim_pseudo_ids[0],
-        disclosure_ids=[disclosure.disclosure_id],
+        crime_ref=crime_ref,
         reported_at=at(0),
         recorded_at=at(2),
     )

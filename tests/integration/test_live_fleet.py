@@ -16,7 +16,7 @@ import pytest
 
 from schemas.codes import Queue
 from schemas.events import Envelope
-from tests.factories import at, make_crime_recorded, make_disclosure, make_incident_reported
+from tests.factories import at, make_crime_recording, make_disclosure, make_incident_reported
 from tests.integration.kit import (
     Fleet,
     Reader,
@@ -47,11 +47,10 @@ def mixed_input(incidents: int) -> list[tuple[str, Envelope]]:
         middle.append((ref, reported))
         if i % 3 == 0:
             continue
-        crime = make_crime_recorded(
-            crime_ref=crime_ref,
+        crime = make_crime_recording(
+            disclosure,
             incident_ref=ref,
-            victim_pseudo_id=disclosure.victim_pseudo_ids[0],
-            disclosure_ids=[disclosure.disclosure_id],
+            crime_ref=crime_ref,
             reported_at=at(i / 60),
             recorded_at=at(i / 60 + 2),
         )

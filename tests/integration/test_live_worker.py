@@ -25,7 +25,7 @@ from streams.commands.worker import CRASH_AGENT_PATH
 from streams.rules.families import RULE_IDS
 from streams.rules.model import Outcome
 from streams.topics import INPUT_TOPICS
-from tests.factories import at, make_crime_recorded, make_disclosure, make_incident_reported
+from tests.factories import at, make_crime_recording, make_disclosure, make_incident_reported
 from tests.integration.kit import (
     OUTPUT_TIMEOUT_S,
     Fleet,
@@ -186,11 +186,10 @@ async def test_live__crime_recorded_before_its_incident_raises_no_rec24h_alert(
     """
     ref, crime_ref, marker = unique("INC"), unique("CRI"), unique("INC")
     disclosure = make_disclosure()
-    crime = make_crime_recorded(
-        crime_ref=crime_ref,
+    crime = make_crime_recording(
+        disclosure,
         incident_ref=ref,
-        victim_pseudo_id=disclosure.victim_pseudo_ids[0],
-        disclosure_ids=[disclosure.disclosure_id],
+        crime_ref=crime_ref,
         reported_at=at(0),
         recorded_at=at(2),
     )

@@ -24,6 +24,7 @@ from streams.rules.model import CaseKind, CaseState, Outcome
 from tests.factories import (
     at,
     make_crime_recorded,
+    make_crime_recording,
     make_disclosure,
     make_incident_reported,
 )
@@ -48,11 +49,10 @@ def _incident(ref: str, hours: float = 0.0, **overrides: object) -> object:
 
 def _crime_for(incident: object, crime_ref: str, recorded_hours: float = 2.0) -> object:
     disclosure = incident.data.disclosures[0]  # type: ignore[attr-defined]
-    return make_crime_recorded(
-        crime_ref=crime_ref,
+    return make_crime_recording(
+        disclosure,
         incident_ref=incident.incident_ref,  # type: ignore[attr-defined]
-        victim_pseudo_id=disclosure.victim_pseudo_ids[0],
-        disclosure_ids=[disclosure.disclosure_id],
+        crime_ref=crime_ref,
         reported_at=at(0),
         recorded_at=at(recorded_hours),
     )

@@ -12,7 +12,7 @@ from datetime import timedelta
 from streams.replay import AuditReplay
 from streams.replay.summary import build_report
 from streams.rules.engine import DATA_COMPLETENESS
-from tests.factories import at, make_crime_recorded, make_disclosure, make_incident_reported
+from tests.factories import at, make_crime_recording, make_disclosure, make_incident_reported
 
 
 def _replay_without_victim_contact() -> AuditReplay:
@@ -20,11 +20,10 @@ def _replay_without_victim_contact() -> AuditReplay:
         incident_ref="INC-A", received_at=at(0), disclosures=[make_disclosure()]
     )
     disclosure = incident.data.disclosures[0]
-    crime = make_crime_recorded(
-        crime_ref="CRI-A",
+    crime = make_crime_recording(
+        disclosure,
         incident_ref="INC-A",
-        victim_pseudo_id=disclosure.victim_pseudo_ids[0],
-        disclosure_ids=[disclosure.disclosure_id],
+        crime_ref="CRI-A",
         reported_at=at(0),
         recorded_at=at(2),
     )
